@@ -1,0 +1,124 @@
+"""The knowledge store: lesson chunks in Chroma, synced by content hash, searched by meaning.
+
+Each chunk's id is its place in a lesson (lesson/section/part) and its metadata keeps a hash of its
+content, so re-ingesting embeds only chunks whose text changed and deletes chunks (and lessons)
+that no longer exist.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import chromadb
+
+from knowledge import LESSONS_DIR
+from knowledge.embedder import Embedder
+from knowledge.lessons import load_lessons, split_lesson
+
+COLLECTION = "lessons"
+
+
+@dataclass(frozen=True)
+class Hit:
+    lesson_id: str
+    title: str
+    section: str
+    concepts: list[str]
+    score: float  # cosine similarity, 1 = same meaning
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def open_client(home: Path, chroma_url: str | None = None):
+    """The embedded store under `home`, or a Chroma server when `chroma_url` is set."""
+    settings = chromadb.Settings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https", settings=settings
+        )
+    path = home / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+class KnowledgeStore:
+    def __init__(self, client, embedder: Embedder, lessons_dir: Path = LESSONS_DIR):
+        self.client = client
+        self.embedder = embedder
+        self.lessons_dir = lessons_dir
+        self.collection = self._collection()
+
+    def _collection(self):
+        return self.client.get_or_create_collection(
+            COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def ingest(self, rebuild: bool = False) -> dict:
+        """Bring the store in line with the lesson files; returns counts per DESIGN.md's CLI contract."""
+        start = time.perf_counter()
+        if rebuild:
+            self.client.delete_collection(COLLECTION)
+            self.collection = self._collection()
+        lessons = load_lessons(self.lessons_dir)
+        chunks = {c.id: c for lesson in lessons for c in split_lesson(lesson)}
+        stored = self.collection.get(include=["metadatas"])
+        stored_hash = {i: m.get("hash") for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
+
+        changed = [c for c in chunks.values() if stored_hash.get(c.id) != c.hash]
+        removed = [i for i in stored_hash if i not in chunks]
+        if removed:
+            self.collection.delete(ids=removed)
+        if changed:
+            self.collection.upsert(
+                ids=[c.id for c in changed],
+                embeddings=self.embedder.embed([c.embed_text for c in changed]),
+                documents=[c.text for c in changed],
+                metadatas=[
+                    {
+                        "lesson_id": c.lesson_id,
+                        "title": c.title,
+                        "section": c.section,
+                        "concepts": list(c.concepts),
+                        "hash": c.hash,
+                    }
+                    for c in changed
+                ],
+            )
+        added = sum(1 for c in changed if c.id not in stored_hash)
+        return {
+            "lessons": len(lessons),
+            "chunks": len(chunks),
+            "added": added,
+            "updated": len(changed) - added,
+            "removed": len(removed),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: list[str], k: int = 3) -> list[list[Hit]]:
+        """Top-k chunks for each query, best first (one batched embedding call)."""
+        if not self.count():
+            return [[] for _ in queries]
+        res = self.collection.query(
+            query_embeddings=self.embedder.embed(queries),
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            [
+                Hit(m["lesson_id"], m["title"], m["section"], list(m["concepts"]), round(1 - d, 4), doc)
+                for doc, m, d in zip(docs, metas, dists, strict=True)
+            ]
+            for docs, metas, dists in zip(res["documents"], res["metadatas"], res["distances"], strict=True)
+        ]

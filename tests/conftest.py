@@ -1,0 +1,62 @@
+"""Shared fixtures: a temporary GENAI_TUTOR_HOME, the real embedder, a real Chroma store holding the
+real lessons, and the tutor on the real embedded model. Built once per session (they are slow)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"  # ../shared beside the checkout (CI has it)
+OUTPUT = ROOT / "test-output"  # screenshots and other things worth keeping from a run
+
+for var in ("TUTOR_LLM", "OPENAI_API_KEY", "OPENAI_BASE_URL", "TUTOR_DEVICE", "TUTOR_CHROMA_URL"):
+    os.environ.pop(var, None)
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("home")
+    os.environ["GENAI_TUTOR_HOME"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(home):
+    from tutor.settings import Settings
+
+    return Settings.from_env(home=home, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from knowledge.embedder import Embedder
+
+    return Embedder("cpu")
+
+
+@pytest.fixture(scope="session")
+def store(settings, embedder):
+    from knowledge.store import KnowledgeStore, open_client
+
+    store = KnowledgeStore(open_client(settings.home), embedder)
+    store.ingest()
+    return store
+
+
+@pytest.fixture(scope="session")
+def tutor(settings, store):
+    from tutor.chat import Tutor
+    from tutor.llm import make_chat_model
+
+    return Tutor(settings, store, make_chat_model(settings))
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT

@@ -1,0 +1,90 @@
+"""The real page in a real Chromium: ask a question, watch the answer stream in with its sources."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def page_url(settings, tutor):
+    from app import build_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(settings, tutor)
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, page_url):
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    page.goto(page_url)
+    page.locator("#message textarea").wait_for()
+    yield page
+    page.close()
+
+
+def last_reply(page) -> str:
+    bots = page.locator("#chat .message-row.bot-row")
+    return bots.last.inner_text() if bots.count() else ""
+
+
+def ask(page, text: str, until: str, timeout_s: float = 120) -> list[str]:
+    """Send `text` and record the last reply as it changes, until it contains `until`."""
+    page.locator("#message textarea").fill(text)
+    page.locator("#send").click()
+    seen, deadline = [], time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        reply = last_reply(page)
+        if reply and (not seen or reply != seen[-1]):
+            seen.append(reply)
+        if until in reply:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"no {until!r} in the reply after {timeout_s}s; last: {seen[-1:] or None}")
+
+
+def test_question_streams_an_answer_with_sources(page, output_dir):
+    assert "embedded SmolLM2" in page.locator("#backend-info").inner_text()
+    seen = ask(page, "How does Stable Diffusion work?", until="Sources from the lessons")
+    assert len(seen) >= 3, "the answer should arrive in several pieces"
+    final = seen[-1]
+    assert "From the lesson" in final and "In short:" in final
+    assert "Stable Diffusion" in final.split("Sources from the lessons")[1]
+    page.screenshot(path=str(output_dir / "chat-answer.png"), full_page=True)
+
+
+def test_empty_message_then_a_question_then_clear(page):
+    ask(page, "   ", until="Your message is empty")
+    ask(page, "What is a token?", until="Sources from the lessons")
+    assert page.locator("#chat .message-row.bot-row").count() == 2
+    page.locator("#clear").click()
+    page.wait_for_function("document.querySelectorAll('#chat .message-row.bot-row').length === 0")

@@ -1,0 +1,41 @@
+"""The command-line contract from DESIGN.md: one JSON object per result on stdout."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+from tutor.cli import main as cli_main
+
+
+def test_ask_json(store, tutor, capsys):
+    assert cli_main(["ask", "What does the guidance scale do?", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"answer", "citations", "tools", "timings"}
+    assert any("classifier-free-guidance" in c["concepts"] for c in result["citations"])
+    assert set(result["citations"][0]) == {"lesson_id", "title", "section", "concepts"}
+    assert set(result["timings"]) >= {"retrieval_ms", "ttft_ms", "total_ms"}
+
+
+def test_search_reads_queries_from_stdin(store, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("What is a token?\n\nWhat is a GAN?\n"))
+    assert cli_main(["search", "-", "-k", "2", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])["results"]
+    assert len(first) == 2
+    assert set(first[0]) == {"lesson_id", "title", "section", "concepts", "score", "text"}
+    assert "tokenization" in first[0]["concepts"]
+
+
+def test_console_script_ingests_a_fresh_home(tmp_path):
+    env = {**os.environ, "GENAI_TUTOR_HOME": str(tmp_path)}
+    script = os.path.join(os.path.dirname(sys.executable), "genai-tutor")
+    out = subprocess.run([script, "ingest", "--json"], env=env, capture_output=True, text=True, check=True)
+    first = json.loads(out.stdout)
+    assert first["lessons"] >= 20 and first["added"] == first["chunks"] > 0
+    out = subprocess.run([script, "ingest", "--json"], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["added"] == 0

@@ -1,0 +1,212 @@
+"""One chat turn: check the message, retrieve lesson sections, answer from them, cite them.
+
+This is the single entry point used by the page and by `genai-tutor ask`. It yields events
+(tutor.events) as they happen so answers stream. A small embedded model can be wrong, so with it the
+answer *leads with the lesson passage itself* and the model only adds a short, labelled explanation;
+a stronger backend writes the answer from the numbered passages and cites them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from knowledge.store import Hit, KnowledgeStore
+from tutor.events import Citation, Citations, Event, Notice, TextDelta, TurnDone
+from tutor.llm.errors import explain_llm_error
+from tutor.settings import Settings
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+QUOTE_CHARS = 700  # the lesson passage shown before the model's words
+
+GROUNDED_SYSTEM = (
+    "You are a friendly tutor for beginners learning generative AI. Using only the lesson text, "
+    "answer the question in one or two short, simple sentences."
+)
+CITING_SYSTEM = (
+    "You are a patient tutor who teaches generative AI. Answer the learner's question using only the "
+    "numbered lesson passages below, in a warm, clear tutor's voice, in at most 150 words. Mark each "
+    "claim with the passage number in brackets, like [1]. If the passages do not answer the question, "
+    "say so.\n\n{passages}"
+)
+
+
+def clean_message(text: str | None) -> str:
+    """The message without control characters (newlines and tabs stay) or surrounding blanks."""
+    return CONTROL_CHARS.sub("", text or "").strip()
+
+
+def _excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
+    """At most `limit` characters, cut at a sentence end when there is one."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind(".\n"))
+    return cut[: end + 1] if end > limit // 2 else cut.rstrip() + " …"
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines())
+
+
+@dataclass(frozen=True)
+class _FirstToken:
+    """Internal marker: when the model's first token arrived (for ttft_ms); never leaves `turn`."""
+
+    at: float
+
+
+class Tutor:
+    def __init__(self, settings: Settings, store: KnowledgeStore, chat_model: BaseChatModel):
+        self.settings = settings
+        self.store = store
+        self.chat_model = chat_model
+
+    def validate(self, message: str) -> str | None:
+        """Why the message cannot be answered, or None when it can."""
+        if not message:
+            return "Your message is empty. Ask me something, for example: *What does the guidance scale do?*"
+        if len(message) > self.settings.max_message_chars:
+            return (
+                f"Your message has {len(message):,} characters; I read at most "
+                f"{self.settings.max_message_chars:,}. Please shorten it or ask one question at a time."
+            )
+        return None
+
+    def turn(self, message: str | None, history: Iterable[dict] = ()) -> Iterator[Event]:
+        start = time.perf_counter()
+        message = clean_message(message)
+        problem = self.validate(message)
+        if problem:
+            yield Notice(problem)
+            yield TurnDone(answer=problem, timings={"total_ms": _ms(start)})
+            return
+
+        hits = self.store.search(message, k=self.settings.retrieval_k)
+        timings = {"retrieval_ms": _ms(start)}
+        relevant = [h for h in hits if h.score >= self.settings.min_relevance]
+        if not relevant:
+            text = self._nothing_found(hits)
+            yield TextDelta(text)
+            timings["total_ms"] = _ms(start)
+            yield TurnDone(answer=text, timings=timings)
+            return
+
+        answer: list[str] = []
+        if self.settings.llm == "local":
+            stream = self._grounded(message, relevant)
+        else:
+            stream = self._citing(message, relevant, history)
+        for event in stream:
+            if isinstance(event, _FirstToken):
+                timings["ttft_ms"] = _ms(start, event.at)
+                continue
+            if isinstance(event, TextDelta):
+                answer.append(event.text)
+            yield event
+
+        citations = _citations(relevant)
+        yield Citations(citations)
+        timings["total_ms"] = _ms(start)
+        yield TurnDone(answer="".join(answer), citations=citations, timings=timings)
+
+    def _grounded(self, message: str, hits: list[Hit]) -> Iterator[Event | _FirstToken]:
+        """Lesson passage first (always right), then the small model's short explanation of it."""
+        top = hits[0]
+        passage = _excerpt(top.text)
+        yield TextDelta(f"**From the lesson *{top.title}* — {top.section}:**\n\n{_quote(passage)}\n\n")
+        context = "\n\n".join(_excerpt(h.text, 500) for h in hits[:2])
+        messages = [
+            SystemMessage(GROUNDED_SYSTEM),
+            HumanMessage(f"Lesson text:\n{context}\n\nQuestion: {message}"),
+        ]
+        yield TextDelta("**In short:** ")
+        yield from self._model_stream(messages, stop=["\n\n"])  # one paragraph: small models ramble
+
+    def _citing(
+        self, message: str, hits: list[Hit], history: Iterable[dict]
+    ) -> Iterator[Event | _FirstToken]:
+        """A capable model writes the answer from numbered passages and cites them as [n]."""
+        passages = "\n\n".join(f"[{i}] {h.title} — {h.section}\n{h.text}" for i, h in enumerate(hits, 1))
+        messages: list[BaseMessage] = [SystemMessage(CITING_SYSTEM.format(passages=passages))]
+        for turn in list(history)[-6:]:
+            content = turn.get("content")
+            if isinstance(content, str) and turn.get("role") in ("user", "assistant"):
+                messages.append(HumanMessage(content) if turn["role"] == "user" else AIMessage(content))
+        messages.append(HumanMessage(message))
+        failed = yield from self._model_stream(messages)
+        if failed:  # the learner still gets the lesson's own words
+            top = hits[0]
+            yield TextDelta(
+                f"\n\n**From the lesson *{top.title}* — {top.section}:**\n\n{_quote(_excerpt(top.text))}"
+            )
+
+    def _model_stream(self, messages: list[BaseMessage], stop: list[str] | None = None):
+        """Stream the model's words; on failure emit a Notice and return True."""
+        first = True
+        try:
+            for chunk in self.chat_model.stream(messages, stop=stop):
+                if chunk.text:
+                    if first:
+                        yield _FirstToken(time.perf_counter())
+                        first = False
+                    yield TextDelta(chunk.text)
+        except Exception as exc:  # any backend failure becomes a message; the turn goes on
+            where = self.settings.openai_base_url or "the OpenAI API"
+            yield Notice(explain_llm_error(exc, where=where), level="error")
+            return True
+        return False
+
+    def ask(self, message: str, history: Iterable[dict] = ()) -> dict:
+        """Run one turn to the end and return DESIGN.md's `ask` JSON."""
+        notices: list[str] = []
+        for event in self.turn(message, history):
+            if isinstance(event, Notice):
+                notices.append(event.text)
+            if isinstance(event, TurnDone):
+                result = event.to_dict()
+                if notices:
+                    result["notices"] = notices
+                return result
+        raise AssertionError("a turn always ends with TurnDone")
+
+    def _nothing_found(self, hits: list[Hit]) -> str:
+        closest = f" The closest section I have is *{hits[0].title} — {hits[0].section}*." if hits else ""
+        return (
+            "I could not find this in my lessons, so I would rather not guess." + closest + " I teach how "
+            "generative AI works: tokens and embeddings, transformers, sampling, diffusion, Stable "
+            "Diffusion, GANs, DALL-E and more. Try asking about one of those."
+        )
+
+
+def open_store(settings: Settings) -> KnowledgeStore:
+    """The lesson store the settings name (the embedding model loads lazily)."""
+    from knowledge.embedder import Embedder
+    from knowledge.store import open_client
+
+    return KnowledgeStore(open_client(settings.home, settings.chroma_url), Embedder(settings.torch_device()))
+
+
+def build_tutor(settings: Settings) -> Tutor:
+    """The tutor with the store and chat model the settings name (model weights load lazily)."""
+    from tutor.llm import make_chat_model
+
+    return Tutor(settings, open_store(settings), make_chat_model(settings))
+
+
+def _citations(hits: list[Hit]) -> list[Citation]:
+    seen, out = set(), []
+    for h in hits:
+        if (h.lesson_id, h.section) not in seen:
+            seen.add((h.lesson_id, h.section))
+            out.append(Citation(h.lesson_id, h.title, h.section, h.concepts))
+    return out
+
+
+def _ms(start: float, end: float | None = None) -> float:
+    return round(((end or time.perf_counter()) - start) * 1000, 1)

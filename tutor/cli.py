@@ -1,0 +1,90 @@
+"""`genai-tutor`: serve the page, ingest lessons, search them, ask one question (DESIGN.md's contract).
+
+With `--json` every command prints exactly one JSON object on stdout (one per line for `search -`);
+logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from tutor.settings import ConfigError, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genai-tutor", description="A tutor that teaches generative AI.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the chat page")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    ingest = sub.add_parser("ingest", help="sync the lessons into the vector store")
+    ingest.add_argument("--rebuild", action="store_true", help="drop the store and embed everything again")
+    search = sub.add_parser("search", help="search the lessons ('-' reads one query per line from stdin)")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=3)
+    ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
+    ask.add_argument("question")
+    for cmd in (serve, ingest, search, ask):
+        cmd.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    return p
+
+
+def _emit(obj: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, ensure_ascii=False), flush=True)
+    elif "answer" in obj:
+        print(obj["answer"])
+        for c in obj["citations"]:
+            print(f"  [source] {c['title']} — {c['section']}")
+    elif "results" in obj:
+        for r in obj["results"]:
+            print(f"{r['score']:.3f}  {r['title']} — {r['section']}  ({', '.join(r['concepts'])})")
+    else:
+        print(" ".join(f"{k}={v}" for k, v in obj.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"genai-tutor: {e}", file=sys.stderr)
+        return 2
+
+    from tutor.chat import open_store
+
+    if args.command == "serve":
+        import app
+
+        app.main(settings, host=args.host, port=args.port)
+        return 0
+    if args.command == "ingest":
+        _emit(open_store(settings).ingest(rebuild=args.rebuild), args.json)
+        return 0
+    if args.command == "search":
+        store = open_store(settings)
+        if store.count() == 0:
+            store.ingest()
+        queries = [line.strip() for line in sys.stdin] if args.query == "-" else [args.query]
+        queries = [q for q in queries if q]
+        for hits in store.search_many(queries, k=args.k) if queries else []:
+            _emit({"results": [h.to_dict() for h in hits]}, args.json)
+        return 0
+    if args.command == "ask":
+        from tutor.chat import build_tutor
+
+        tutor = build_tutor(settings)
+        if tutor.store.count() == 0:
+            tutor.store.ingest()
+        _emit(tutor.ask(args.question), args.json)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

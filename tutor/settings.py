@@ -1,0 +1,72 @@
+"""Settings: one dataclass, read from the environment (DESIGN.md lists the variables)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the message tells the user what to change."""
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("GENAI_TUTOR_HOME") or Path.home() / ".local/share/genai-tutor")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)  # Chroma store, learner db, model cache
+    llm: str = "local"  # "local" (embedded SmolLM2) or "openai" (OpenAI or any compatible server)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None  # None: api.openai.com
+    openai_model: str = "gpt-4o-mini"
+    device: str = "auto"  # auto: CUDA when present
+    chroma_url: str | None = None  # scale-out: a Chroma server instead of the embedded store
+    max_message_chars: int = 2000  # longer messages are refused with a clear reply
+    max_new_tokens: int = 120  # the tutor's own prose; lessons carry the substance
+    retrieval_k: int = 3
+    min_relevance: float = 0.25  # cosine similarity below which a chunk is "not about this"
+    request_timeout_s: float = 30.0  # OpenAI-compatible calls
+
+    @classmethod
+    def from_env(cls, **overrides) -> Settings:
+        env = os.environ
+        s = cls(
+            llm=env.get("TUTOR_LLM", "local").strip().lower() or "local",
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            openai_model=env.get("TUTOR_OPENAI_MODEL", "gpt-4o-mini"),
+            device=env.get("TUTOR_DEVICE", "auto").strip().lower() or "auto",
+            chroma_url=env.get("TUTOR_CHROMA_URL") or None,
+        )
+        return replace(s, **overrides).validated()
+
+    def validated(self) -> Settings:
+        if self.llm not in ("local", "openai"):
+            raise ConfigError(f"TUTOR_LLM must be 'local' or 'openai', not {self.llm!r}.")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"TUTOR_DEVICE must be 'auto', 'cpu' or 'cuda', not {self.device!r}.")
+        if self.llm == "openai" and not self.openai_api_key:
+            raise ConfigError(
+                "TUTOR_LLM=openai needs an API key: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
+                "OpenAI-compatible server), or unset TUTOR_LLM to use the embedded offline model."
+            )
+        return self
+
+    def torch_device(self) -> str:
+        """The device models run on: 'cuda:0' or 'cpu'."""
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("TUTOR_DEVICE=cuda, but no CUDA GPU is visible. Use TUTOR_DEVICE=auto or cpu.")
+        if self.device != "cpu" and torch.cuda.is_available():
+            return "cuda:0"
+        return "cpu"
+
+    def describe_backend(self) -> str:
+        if self.llm == "local":
+            return "embedded SmolLM2-135M-Instruct (offline)"
+        where = self.openai_base_url or "api.openai.com"
+        return f"OpenAI-compatible: {self.openai_model} at {where}"
