@@ -19,6 +19,9 @@ from knowledge.embedder import Embedder
 from knowledge.lessons import load_lessons, split_lesson
 
 COLLECTION = "lessons"
+# Sources from one lesson at most this often in a result list: a question touching two topics then
+# gets both lessons, and the best lesson still supplies its two most relevant sections.
+PER_LESSON = 2
 
 
 @dataclass(frozen=True)
@@ -103,22 +106,33 @@ class KnowledgeStore:
     def count(self) -> int:
         return self.collection.count()
 
-    def search(self, query: str, k: int = 3) -> list[Hit]:
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int = 3, per_lesson: int = PER_LESSON) -> list[Hit]:
+        return self.search_many([query], k, per_lesson)[0]
 
-    def search_many(self, queries: list[str], k: int = 3) -> list[list[Hit]]:
-        """Top-k chunks for each query, best first (one batched embedding call)."""
-        if not self.count():
+    def search_many(self, queries: list[str], k: int = 3, per_lesson: int = PER_LESSON) -> list[list[Hit]]:
+        """The k best chunks for each query, best first, at most `per_lesson` from one lesson."""
+        count = self.count()
+        if not count:
             return [[] for _ in queries]
         res = self.collection.query(
             query_embeddings=self.embedder.embed(queries),
-            n_results=k,
+            n_results=min(count, k * 4),  # room to skip a lesson's third, fourth... section
             include=["documents", "metadatas", "distances"],
         )
-        return [
-            [
-                Hit(m["lesson_id"], m["title"], m["section"], list(m["concepts"]), round(1 - d, 4), doc)
-                for doc, m, d in zip(docs, metas, dists, strict=True)
-            ]
-            for docs, metas, dists in zip(res["documents"], res["metadatas"], res["distances"], strict=True)
-        ]
+        results = []
+        for docs, metas, dists in zip(res["documents"], res["metadatas"], res["distances"], strict=True):
+            hits: list[Hit] = []
+            for doc, m, d in zip(docs, metas, dists, strict=True):
+                if sum(h.lesson_id == m["lesson_id"] for h in hits) < per_lesson:
+                    hits.append(
+                        Hit(
+                            m["lesson_id"],
+                            m["title"],
+                            m["section"],
+                            list(m["concepts"]),
+                            round(1 - d, 4),
+                            doc,
+                        )
+                    )
+            results.append(hits[:k])
+        return results
