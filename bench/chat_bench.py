@@ -47,6 +47,8 @@ def start_to_ready(home: Path) -> float:
     )
     try:
         while time.perf_counter() - start < 600:
+            if proc.poll() is not None:
+                raise RuntimeError(f"genai-tutor serve exited: {proc.stderr.read().decode()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
                     if r.status == 200:

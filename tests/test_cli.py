@@ -39,3 +39,15 @@ def test_console_script_ingests_a_fresh_home(tmp_path):
     assert first["lessons"] >= 20 and first["added"] == first["chunks"] > 0
     out = subprocess.run([script, "ingest", "--json"], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["added"] == 0
+
+
+def test_the_installed_command_finds_the_app_from_anywhere(tmp_path):
+    """`genai-tutor serve` imports the composition root; it must resolve outside the checkout too."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import app; print(callable(app.build_app))"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "True"
