@@ -109,8 +109,9 @@ def main() -> None:
 
     import torch
 
+    machine = platform.processor() or platform.machine()
     figures = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "machine": f"{machine}, {os.cpu_count()} cores, torch {torch.__version__}",
         "cold_start_first_s": round(first, 1),
         "cold_start_second_s": round(second, 1),
         "retrieval_ms_median": round(statistics.median(retrieval), 1),
