@@ -27,7 +27,17 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=3)
     ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
     ask.add_argument("question")
-    for cmd in (serve, ingest, search, ask):
+    demo = sub.add_parser("demo", help="run one demo tool and print its pipeline trace")
+    demo.add_argument("tool", help="text (= text_generation) or a tool name")
+    demo.add_argument("prompt")
+    demo.add_argument("--out", help="also write the trace (trace.json) into this folder")
+    demo.add_argument("--max-new-tokens", type=int)
+    demo.add_argument("--temperature", type=float)
+    demo.add_argument("--top-k", type=int)
+    demo.add_argument("--top-p", type=float)
+    demo.add_argument("--seed", type=int)
+    demo.add_argument("--model", help="a transformers model id or local path")
+    for cmd in (serve, ingest, search, ask, demo):
         cmd.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     return p
 
@@ -83,7 +93,39 @@ def main(argv: list[str] | None = None) -> int:
             tutor.store.ingest()
         _emit(tutor.ask(args.question), args.json)
         return 0
+    if args.command == "demo":
+        return _demo(settings, args)
     return 2
+
+
+TOOL_ALIASES = {"text": "text_generation"}
+DEMO_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model")
+
+
+def _demo(settings: Settings, args) -> int:
+    from pathlib import Path
+
+    from tools.base import ToolError
+    from tools.registry import Registry
+
+    arguments = {"prompt": args.prompt}
+    arguments.update({k: getattr(args, k) for k in DEMO_OPTIONS if getattr(args, k) is not None})
+    try:
+        tool = Registry(settings).get(TOOL_ALIASES.get(args.tool, args.tool))
+        trace = tool(arguments, progress=lambda line: print(f"… {line}", file=sys.stderr))
+    except ToolError as e:
+        print(f"genai-tutor: {e}", file=sys.stderr)
+        return 1
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "trace.json").write_text(trace.model_dump_json(indent=2))
+    if args.json:
+        print(trace.model_dump_json())
+    else:
+        for stage in trace.stages:
+            print(f"{stage.name:20} {stage.duration_ms:9.1f} ms  {stage.note}")
+        print(f"\n{trace.output}\n\nKey insight: {trace.key_insight}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+"""Plugins: a tool registered through the `genai_tutor.tools` entry-point group, the same mechanism
+the built-ins use, is found by the registry and runs from the CLI. Nothing is pip-installed: the
+test writes a package and its dist-info (with entry_points.txt) into a folder on sys.path."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from tools.base import ToolError
+from tools.registry import Registry, discover
+from tutor.cli import main as cli_main
+
+PLUGIN = """
+from pydantic import BaseModel, Field
+
+from tools.base import Tool
+from tools.trace import Clock, PipelineTrace, Stage, TensorInfo
+
+
+class ReverseArgs(BaseModel):
+    prompt: str = Field(min_length=1, max_length=200)
+
+
+class ReverseTool(Tool):
+    name = "reverse_text"
+    description = "Reverse the prompt, character by character."
+    Args = ReverseArgs
+    examples = ["reverse my text"]
+
+    def run(self, args, progress):
+        clock = Clock()
+        with clock.stage() as t:
+            text = args.prompt[::-1]
+        stage = Stage(name="reverse", note="Characters in reverse order.", duration_ms=t.ms,
+                      input=TensorInfo(shape=[len(args.prompt)], dtype="str"),
+                      output=TensorInfo(shape=[len(text)], dtype="str"))
+        return PipelineTrace(tool=self.name, title="Reversed", prompt=args.prompt, device="cpu", seed=0,
+                             config=args.model_dump(), versions={}, stages=[stage], output={"text": text},
+                             key_insight="Reversal keeps the length.", total_ms=clock.total_ms())
+"""
+
+
+@pytest.fixture
+def plugin_on_path(tmp_path, monkeypatch):
+    (tmp_path / "reverse_plugin.py").write_text(textwrap.dedent(PLUGIN))
+    info = tmp_path / "reverse_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: reverse-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[genai_tutor.tools]\nreverse_text = reverse_plugin:ReverseTool\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("reverse_plugin", None)
+
+
+def test_plugin_is_discovered_beside_the_builtins(plugin_on_path, settings):
+    found = discover()
+    assert {"text_generation", "reverse_text"} <= set(found)
+    trace = Registry(settings).get("reverse_text")({"prompt": "tutor"})
+    assert trace.output == {"text": "rotut"}
+
+
+def test_plugin_runs_from_the_cli(plugin_on_path, settings, capsys):
+    assert cli_main(["demo", "reverse_text", "abc", "--json"]) == 0
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["tool"] == "reverse_text" and trace["output"] == {"text": "cba"}
+
+
+def test_unknown_tool_names_the_known_ones(settings):
+    with pytest.raises(ToolError, match="no tool called 'paint'.*text_generation"):
+        Registry(settings).get("paint")
+
+
+def test_a_non_tool_entry_point_is_refused(tmp_path, monkeypatch):
+    info = tmp_path / "broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[genai_tutor.tools]\nbroken = json:dumps\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TypeError, match="'broken'.*is not a genai-tutor Tool class"):
+        discover()
