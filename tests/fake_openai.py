@@ -30,6 +30,9 @@ class FakeOpenAI:
     def __init__(self, api_key: str = "sk-test-key"):
         self.api_key = api_key
         self.reply = "A scripted answer [1]."
+        # Answers to give in order before falling back to `reply`: a string, or
+        # {"tool_calls": [(name, arguments_json_text), ...]} for a turn that calls tools.
+        self.script: list = []
         self.fail_with: int | None = None  # HTTP status to answer every request with
         self.requests: list[dict] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -94,6 +97,9 @@ class FakeOpenAI:
 
         return Handler
 
+    def _next(self):
+        return self.script.pop(0) if self.script else self.reply
+
     def completion(self, body: dict) -> dict:
         return {
             "id": "chatcmpl-fake",
@@ -103,7 +109,7 @@ class FakeOpenAI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.reply, "refusal": None},
+                    "message": {"role": "assistant", "content": self._next(), "refusal": None},
                     "finish_reason": "stop",
                     "logprobs": None,
                 }
@@ -112,14 +118,26 @@ class FakeOpenAI:
         }
 
     def chunks(self, body: dict):
-        words = self.reply.split(" ")
+        answer = self._next()
         base = {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
         }
-        for i, word in enumerate(words):
+        if isinstance(answer, dict):  # a tool-calling turn, streamed as the API does it
+            for i, (name, arguments) in enumerate(answer["tool_calls"]):
+                call = {
+                    "index": i,
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+                delta = {"role": "assistant", "content": None, "tool_calls": [call]}
+                yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+            return
+        for i, word in enumerate(answer.split(" ")):
             delta = {"content": word if i == 0 else " " + word}
             if i == 0:
                 delta["role"] = "assistant"

@@ -81,6 +81,8 @@ class TextGenerationTool(Tool):
         "demo text generation",
         "how does the model pick each word? show me live",
         "continue this sentence with a language model",
+        "write me a story with the model and show what happens inside",
+        "let me see a language model generate a poem",
     ]
 
     def __init__(self, settings):

@@ -17,8 +17,12 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from knowledge.store import Hit, KnowledgeStore
-from tutor.events import Citation, Citations, Event, Notice, TextDelta, TurnDone
+from tools.registry import Registry
+from tutor.agent import agent_stream
+from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TurnDone
 from tutor.llm.errors import explain_llm_error
+from tutor.router import Router
+from tutor.runner import run_tool
 from tutor.settings import Settings
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -62,10 +66,18 @@ class _FirstToken:
 
 
 class Tutor:
-    def __init__(self, settings: Settings, store: KnowledgeStore, chat_model: BaseChatModel):
+    def __init__(
+        self,
+        settings: Settings,
+        store: KnowledgeStore,
+        chat_model: BaseChatModel,
+        registry: Registry | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.chat_model = chat_model
+        self.registry = registry or Registry(settings)
+        self.router = Router(self.registry, store.embedder)
 
     def validate(self, message: str) -> str | None:
         """Why the message cannot be answered, or None when it can."""
@@ -86,34 +98,61 @@ class Tutor:
             yield Notice(problem)
             yield TurnDone(answer=problem, timings={"total_ms": _ms(start)})
             return
-
-        hits = self.store.search(message, k=self.settings.retrieval_k)
-        timings = {"retrieval_ms": _ms(start)}
-        relevant = [h for h in hits if h.score >= self.settings.min_relevance]
-        if not relevant:
-            text = self._nothing_found(hits)
-            yield TextDelta(text)
-            timings["total_ms"] = _ms(start)
-            yield TurnDone(answer=text, timings=timings)
-            return
-
-        answer: list[str] = []
-        if self.settings.llm == "local":
-            stream = self._grounded(message, relevant)
-        else:
-            stream = self._citing(message, relevant, history)
-        for event in stream:
+        answer, tools, citations, timings = [], [], [], {}
+        for event in self._respond(message, list(history), start, timings):
             if isinstance(event, _FirstToken):
-                timings["ttft_ms"] = _ms(start, event.at)
+                timings.setdefault("ttft_ms", _ms(start, event.at))
                 continue
             if isinstance(event, TextDelta):
                 answer.append(event.text)
+            elif isinstance(event, ToolEnd):
+                tools.append(event.summary())
+            elif isinstance(event, Citations):
+                citations = event.citations
             yield event
-
-        citations = _citations(relevant)
-        yield Citations(citations)
         timings["total_ms"] = _ms(start)
-        yield TurnDone(answer="".join(answer), citations=citations, timings=timings)
+        yield TurnDone(answer="".join(answer), citations=citations, tools=tools, timings=timings)
+
+    def _respond(self, message: str, history: list[dict], start: float, timings: dict):
+        if self.settings.llm == "local":  # routing policy: commands, then the semantic router
+            route = self.router.route(message)
+            if route.kind == "help":
+                yield TextDelta(self.router.help_text())
+                return
+            if route.kind == "quiz":
+                yield Notice(
+                    "Quizzes are not ready yet. Ask me a question, or try `/demo text PROMPT`.", "info"
+                )
+                return
+            if route.kind == "unknown":
+                yield Notice(f"I do not know the command {message.split()[0]!r}.", "info")
+                yield TextDelta(self.router.help_text())
+                return
+            if route.kind == "tool":
+                yield from self._demo(route.tool, {"prompt": route.text})
+                return
+            message = route.text
+        hits = self.store.search(message, k=self.settings.retrieval_k)
+        timings["retrieval_ms"] = _ms(start)
+        relevant = [h for h in hits if h.score >= self.settings.min_relevance]
+        if self.settings.llm != "local":
+            yield from self._agent(message, relevant, history)
+        elif relevant:
+            yield from self._grounded(message, relevant)
+        else:
+            yield TextDelta(self._nothing_found(hits))
+        if relevant:
+            yield Citations(_citations(relevant))
+
+    def _demo(self, name: str, args: dict) -> Iterator[Event]:
+        """Routing policy: run the tool; the run's own key insight is the prose."""
+        for event in run_tool(self.registry, name, args):
+            yield event
+            if isinstance(event, ToolEnd):
+                if event.ok:
+                    yield TextDelta(f"**What this run shows:** {event.trace.key_insight}")
+                else:
+                    yield Notice(event.error, level="error")
 
     def _grounded(self, message: str, hits: list[Hit]) -> Iterator[Event | _FirstToken]:
         """Lesson passage first (always right), then the small model's short explanation of it."""
@@ -128,23 +167,31 @@ class Tutor:
         yield TextDelta("**In short:** ")
         yield from self._model_stream(messages, stop=["\n\n"])  # one paragraph: small models ramble
 
-    def _citing(
-        self, message: str, hits: list[Hit], history: Iterable[dict]
-    ) -> Iterator[Event | _FirstToken]:
-        """A capable model writes the answer from numbered passages and cites them as [n]."""
+    def _agent(self, message: str, hits: list[Hit], history: list[dict]) -> Iterator[Event | _FirstToken]:
+        """Tool-calling policy: the model answers from numbered passages (citing [n]) or runs demos."""
         passages = "\n\n".join(f"[{i}] {h.title} — {h.section}\n{h.text}" for i, h in enumerate(hits, 1))
-        messages: list[BaseMessage] = [SystemMessage(CITING_SYSTEM.format(passages=passages))]
-        for turn in list(history)[-6:]:
+        messages: list[BaseMessage] = []
+        for turn in history[-6:]:
             content = turn.get("content")
             if isinstance(content, str) and turn.get("role") in ("user", "assistant"):
                 messages.append(HumanMessage(content) if turn["role"] == "user" else AIMessage(content))
         messages.append(HumanMessage(message))
-        failed = yield from self._model_stream(messages)
-        if failed:  # the learner still gets the lesson's own words
-            top = hits[0]
-            yield TextDelta(
-                f"\n\n**From the lesson *{top.title}* — {top.section}:**\n\n{_quote(_excerpt(top.text))}"
-            )
+        system = CITING_SYSTEM.format(passages=passages or "(no lesson passage matches this message)")
+        first = True
+        try:
+            for event in agent_stream(self.chat_model, self.registry, system, messages):
+                if first and isinstance(event, TextDelta):
+                    first = False
+                    yield _FirstToken(time.perf_counter())
+                yield event
+        except Exception as exc:  # any backend failure becomes a message; the learner keeps the lesson
+            where = self.settings.openai_base_url or "the OpenAI API"
+            yield Notice(explain_llm_error(exc, where=where), level="error")
+            if hits:
+                top = hits[0]
+                yield TextDelta(
+                    f"\n\n**From the lesson *{top.title}* — {top.section}:**\n\n{_quote(_excerpt(top.text))}"
+                )
 
     def _model_stream(self, messages: list[BaseMessage], stop: list[str] | None = None):
         """Stream the model's words; on failure emit a Notice and return True."""

@@ -37,6 +37,33 @@ class Citations:
 
 
 @dataclass(frozen=True)
+class ToolStart:
+    name: str
+    args: dict
+
+
+@dataclass(frozen=True)
+class ToolProgress:
+    name: str
+    line: str
+
+
+@dataclass(frozen=True)
+class ToolEnd:
+    """A tool run finished: with its trace when it worked, with a learner-facing error when not."""
+
+    name: str
+    args: dict
+    ok: bool
+    duration_ms: float
+    trace: object = None  # tools.trace.PipelineTrace
+    error: str | None = None
+
+    def summary(self) -> dict:
+        return {"name": self.name, "args": self.args, "ok": self.ok, "duration_ms": self.duration_ms}
+
+
+@dataclass(frozen=True)
 class TurnDone:
     answer: str
     citations: list[Citation] = field(default_factory=list)
@@ -52,4 +79,4 @@ class TurnDone:
         }
 
 
-Event = TextDelta | Notice | Citations | TurnDone
+Event = TextDelta | Notice | Citations | ToolStart | ToolProgress | ToolEnd | TurnDone

@@ -69,6 +69,26 @@ def test_plugin_runs_from_the_cli(plugin_on_path, settings, capsys):
     assert trace["tool"] == "reverse_text" and trace["output"] == {"text": "cba"}
 
 
+def test_the_agent_uses_a_plugin_tool(plugin_on_path, settings, store):
+    from tests.test_agent import openai_events
+    from tutor.events import ToolEnd
+
+    events, _ = openai_events(
+        settings, store, [{"tool_calls": [("reverse_text", '{"prompt": "abc"}')]}, "Reversed."], "reverse abc"
+    )
+    ends = [e for e in events if isinstance(e, ToolEnd)]
+    assert len(ends) == 1 and ends[0].ok and ends[0].trace.output == {"text": "cba"}
+
+
+def test_the_router_runs_a_plugin_by_command(plugin_on_path, settings, store, tutor):
+    from tutor.chat import Tutor
+    from tutor.events import ToolEnd
+
+    local = Tutor(settings, store, tutor.chat_model)  # a fresh registry sees the plugin
+    ends = [e for e in local.turn("/demo reverse_text hello") if isinstance(e, ToolEnd)]
+    assert ends[0].trace.output == {"text": "olleh"}
+
+
 def test_unknown_tool_names_the_known_ones(settings):
     with pytest.raises(ToolError, match="no tool called 'paint'.*text_generation"):
         Registry(settings).get("paint")

@@ -1,0 +1,114 @@
+"""The routing policy for the small embedded model: explicit commands, then a semantic router.
+
+A 135M model cannot choose tools reliably, so the choice is made by embedding similarity between the
+message and each tool's example phrasings (and the explanation route's); the model only writes prose.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.embedder import Embedder
+from tools.registry import Registry
+
+COMMANDS = {
+    "/explain": "/explain QUESTION: answer from the lessons, with sources",
+    "/demo": "/demo text PROMPT: run a real language model and show its pipeline trace",
+    "/quiz": "/quiz: adaptive quizzes (coming soon)",
+    "/help": "/help: this list",
+}
+DEMO_ALIASES = {"text": "text_generation"}
+EXPLAIN_EXAMPLES = [
+    "How does Stable Diffusion work?",
+    "What does the guidance scale do?",
+    "How does a language model pick the next word?",
+    "What is a token?",
+    "Explain attention to me",
+    "What is the difference between a GAN and a diffusion model?",
+    "Why do we normalise pixel values?",
+    "What does temperature change when sampling?",
+]
+# A tool wins when its closest example is this similar to the message and beats the closest
+# explanation example by the margin; anything else is treated as a question for the lessons.
+MIN_TOOL_SCORE = 0.3
+MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "explain" | "tool" | "help" | "quiz" | "unknown"
+    text: str = ""  # the question, or the tool's prompt
+    tool: str | None = None
+
+
+def demo_prompt(message: str) -> str:
+    """The text to give a generation tool, read from a natural request."""
+    quoted = re.search(r"[\"“']([^\"”']{2,})[\"”']", message)
+    if quoted:
+        return quoted.group(1)
+    asked = re.search(r"\b(?:writes?|writing|generates?|generating|composes?)\s+(.+)", message, re.I)
+    if asked:
+        return "Write " + re.split(r"\s+and\s+(?:show|explain)", asked.group(1))[0].rstrip(" ?.!") + "."
+    about = re.search(r"\babout\s+(.+)", message, re.I)
+    if about:
+        return f"Write a short sentence about {about.group(1).rstrip(' ?.!')}."
+    return message
+
+
+class Router:
+    def __init__(self, registry: Registry, embedder: Embedder):
+        self.registry = registry
+        self.embedder = embedder
+        self._examples: tuple[list[str], np.ndarray] | None = None
+
+    def _index(self) -> tuple[list[str], np.ndarray]:
+        """Route label per example and the examples' unit vectors (embedded once)."""
+        if self._examples is None:
+            labels, texts = ["explain"] * len(EXPLAIN_EXAMPLES), list(EXPLAIN_EXAMPLES)
+            for name in self.registry.names():
+                examples = self.registry.classes[name].examples
+                labels += [name] * len(examples)
+                texts += examples
+            self._examples = (labels, np.array(self.embedder.embed(texts)))
+        return self._examples
+
+    def route(self, message: str) -> Route:
+        if message.startswith("/"):
+            return self._command(message)
+        labels, vectors = self._index()
+        scores = vectors @ np.array(self.embedder.embed([message])[0])
+        best = int(scores.argmax())
+        explain = max(score for score, label in zip(scores, labels, strict=True) if label == "explain")
+        if labels[best] != "explain" and scores[best] >= max(MIN_TOOL_SCORE, explain + MARGIN):
+            return Route("tool", demo_prompt(message), labels[best])
+        return Route("explain", message)
+
+    def _command(self, message: str) -> Route:
+        command, _, rest = message.partition(" ")
+        rest = rest.strip()
+        if command == "/help":
+            return Route("help")
+        if command == "/quiz":
+            return Route("quiz")
+        if command == "/explain" and rest:
+            return Route("explain", rest)
+        if command == "/demo":
+            kind, _, prompt = rest.partition(" ")
+            name = DEMO_ALIASES.get(kind, kind)
+            if name in self.registry.classes and prompt.strip():
+                return Route("tool", prompt.strip(), name)
+        return Route("unknown", message)
+
+    def help_text(self) -> str:
+        lines = ["Here is what I can do:", ""] + [f"- `{usage}`" for usage in COMMANDS.values()]
+        lines += ["", "Live demos (tools):"]
+        lines += [f"- **{n}**: {self.registry.classes[n].description}" for n in self.registry.names()]
+        lines += [
+            "",
+            "Or just ask a question in your own words, e.g. *show me how a language model writes "
+            "a sentence about cats* or *what does the guidance scale do?*",
+        ]
+        return "\n".join(lines)
