@@ -150,7 +150,11 @@ class Tutor:
             yield event
             if isinstance(event, ToolEnd):
                 if event.ok:
-                    yield TextDelta(f"**What this run shows:** {event.trace.key_insight}")
+                    yield TextDelta(
+                        f"That was a real run of **{name}** on your prompt; every number above was measured "
+                        "in it. Ask me about any stage (for example *what is the logit lens?*), or run it "
+                        "again with another prompt."
+                    )
                 else:
                     yield Notice(event.error, level="error")
 

@@ -1,0 +1,79 @@
+"""A pipeline trace rendered for a learner, as Markdown for the chat: the stages, the prediction
+forming layer by layer (logit lens) with where each layer attends, and each sampling step as a
+probability bar chart."""
+
+from __future__ import annotations
+
+BAR = 24  # characters of a full (100%) bar
+SHOWN_STEPS = 8  # sampling steps drawn in the chat; the JSON has all of them
+
+
+def _bar(prob: float) -> str:
+    filled = round(prob * BAR)
+    return "█" * filled + "·" * (BAR - filled)
+
+
+def _cell(text: str) -> str:
+    return repr(text).replace("|", "\\|")
+
+
+def stage_table(trace) -> str:
+    rows = ["| stage | input | output | ms | what happened |", "|---|---|---|---:|---|"]
+    for s in trace.stages:
+        shape = lambda t: f"`{t.shape}` {t.dtype}" if t else ""  # noqa: E731
+        rows.append(f"| {s.name} | {shape(s.input)} | {shape(s.output)} | {s.duration_ms:.0f} | {s.note} |")
+    return "\n".join(rows)
+
+
+def lens_table(trace) -> str:
+    rows = [
+        "| layer | top guess | p | runner-up | attends most to (heads averaged) | most focused head |",
+        "|---|---|---:|---|---|---|",
+    ]
+    for row in trace.layers:
+        top = row.data["top"]
+        attn = row.data["attention"]
+        focus = attn["most_focused_head"]
+        mean = attn["mean_over_heads"][0]
+        rows.append(
+            f"| {row.name} | {_cell(top[0]['token'])} | {top[0]['prob']:.0%} | {_cell(top[1]['token'])} "
+            f"{top[1]['prob']:.0%} | {_cell(mean['token'])} ({mean['weight']:.0%}) | head {focus['head']}: "
+            f"{_cell(focus['token'])} ({focus['weight']:.0%}) |"
+        )
+    return "\n".join(rows)
+
+
+def sampling_chart(trace) -> str:
+    steps = trace.stage("sampling").data["steps"]
+    lines = []
+    for step in steps[:SHOWN_STEPS]:
+        chosen = step["chosen"]
+        lines.append(
+            f"step {step['step']}: drew {chosen['token']!r}  "
+            f"(p {chosen['prob_before']:.0%} before, {chosen['prob_after']:.0%} after "
+            "temperature/top-k/top-p)"
+        )
+        for cand in step["before"]:
+            mark = "◀" if cand["id"] == chosen["id"] else ""
+            lines.append(f"  {cand['token']!r:>14} {_bar(cand['prob'])} {cand['prob']:6.1%} {mark}")
+    more = f"\n… {len(steps) - SHOWN_STEPS} more steps in the trace JSON." if len(steps) > SHOWN_STEPS else ""
+    return "```\n" + "\n".join(lines) + "\n```" + more
+
+
+def render_trace(trace) -> str:
+    parts = [f"### {trace.title}", f"Prompt: *{trace.prompt}* · device `{trace.device}` · seed {trace.seed}"]
+    if "text" in trace.output:
+        parts.append(f"**Output:** {trace.output['text']}")
+    parts += ["#### Pipeline stages", stage_table(trace)]
+    tokens = next((s.data.get("tokens") for s in trace.stages if s.name == "tokenization"), None)
+    if tokens:
+        parts.append("**Tokens:** " + " ".join(f"`{t!r}`" for t in tokens[:60]))
+    if trace.layers:
+        parts += [
+            "#### Prediction trace through the layers (logit lens, last prompt position)",
+            lens_table(trace),
+        ]
+    if any(s.name == "sampling" for s in trace.stages):
+        parts += ["#### Sampling, step by step (top candidates before sampling)", sampling_chart(trace)]
+    parts.append(f"**Key insight:** {trace.key_insight}  \n*Total: {trace.total_ms / 1000:.1f} s*")
+    return "\n\n".join(parts)
