@@ -198,7 +198,7 @@ class Tutor:
                 )
 
     def _model_stream(self, messages: list[BaseMessage], stop: list[str] | None = None):
-        """Stream the model's words; on failure emit a Notice and return True."""
+        """Stream the embedded model's words; a failure becomes a Notice after the lesson text."""
         first = True
         try:
             for chunk in self.chat_model.stream(messages, stop=stop):
@@ -208,10 +208,7 @@ class Tutor:
                         first = False
                     yield TextDelta(chunk.text)
         except Exception as exc:  # any backend failure becomes a message; the turn goes on
-            where = self.settings.openai_base_url or "the OpenAI API"
-            yield Notice(explain_llm_error(exc, where=where), level="error")
-            return True
-        return False
+            yield Notice(explain_llm_error(exc), level="error")
 
     def ask(self, message: str, history: Iterable[dict] = ()) -> dict:
         """Run one turn to the end and return DESIGN.md's `ask` JSON."""
