@@ -8,13 +8,22 @@ import os
 import gradio as gr
 
 from tutor.chat import Tutor, build_tutor
+from tutor.quiz_turn import QuizSession
 from tutor.settings import Settings
-from tutor.ui import EXAMPLES, respond
+from tutor.ui import (
+    EXAMPLES,
+    choose_option,
+    export_progress,
+    no_progress,
+    progress_view,
+    reset_progress,
+    respond,
+)
 
 INTRO = (
     "# genai-tutor\n"
-    "Ask how generative AI works. Answers come from the tutor's own lessons, "
-    "and every answer lists the lesson sections it used."
+    "Ask how generative AI works, watch real models run (`/demo text ...`), or type **quiz me**. "
+    "Answers come from the tutor's own lessons and list the sections they used."
 )
 
 
@@ -27,10 +36,14 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
             f"Model: **{settings.describe_backend()}** · device: **{settings.torch_device()}**",
             elem_id="backend-info",
         )
+        name = gr.Textbox(
+            label="Name (keeps your quiz progress; no password)", max_lines=1, elem_id="learner", scale=1
+        )
+        session = gr.State(None)  # the page session's QuizSession, made on its first turn
         chat = gr.Chatbot(label="Tutor", height=560, elem_id="chat", buttons=["copy"])
         with gr.Row():
             box = gr.Textbox(
-                placeholder="Ask about tokens, transformers, diffusion, GANs, DALL-E…",
+                placeholder="Ask about tokens, transformers, diffusion, GANs, DALL-E… or type: quiz me",
                 show_label=False,
                 scale=8,
                 elem_id="message",
@@ -39,11 +52,45 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
             send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
         gr.Examples(EXAMPLES, inputs=box, label="Try asking")
         clear = gr.Button("Clear chat", elem_id="clear")
+        with gr.Accordion("📈 Your progress", open=True, elem_id="progress"):
+            mastery = gr.BarPlot(
+                no_progress(),
+                x="concept",
+                y="mastery",
+                y_lim=[0, 100],
+                x_label_angle=-30,
+                y_title="mastery (%)",
+                label="Mastery per concept",
+                elem_id="mastery-chart",
+            )
+            summary = gr.Markdown("Type your name and **quiz me** to start.", elem_id="progress-summary")
+            with gr.Row():
+                refresh = gr.Button("Refresh", size="sm")
+                export = gr.Button("Export my progress", size="sm")
+                sure = gr.Checkbox(label="Yes, erase my progress", value=False)
+                reset = gr.Button("Reset my progress", size="sm", variant="stop")
+            exported = gr.File(label="Your progress (JSON)", visible=True, elem_id="export-file")
 
+        show_progress = functools.partial(progress_view, tutor)
         turn = functools.partial(respond, tutor)
-        box.submit(turn, [box, chat], [box, chat], api_name="chat")
-        send.click(turn, [box, chat], [box, chat], api_name=False)
+        for trigger in (box.submit, send.click):
+            trigger(turn, [box, chat, name, session], [box, chat, session], api_name=False).then(
+                show_progress, name, [mastery, summary], api_name=False
+            )
+
+        def option(messages, learner, quiz: QuizSession | None, evt: gr.SelectData):
+            yield from choose_option(tutor, messages, learner, quiz, evt)
+
+        chat.option_select(option, [chat, name, session], [chat, session], api_name=False).then(
+            show_progress, name, [mastery, summary], api_name=False
+        )
         clear.click(lambda: ("", []), None, [box, chat], api_name=False)
+        refresh.click(show_progress, name, [mastery, summary], api_name=False)
+        name.submit(show_progress, name, [mastery, summary], api_name=False)
+        export.click(functools.partial(export_progress, tutor), name, [exported, summary], api_name=False)
+        reset.click(functools.partial(reset_progress, tutor), [name, sure], summary, api_name=False).then(
+            show_progress, name, [mastery, summary], api_name=False
+        )
     return demo
 
 

@@ -60,3 +60,10 @@ def tutor(settings, store):
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def text_tool(settings, tutor):  # `tutor` makes sure the embedded model's cache exists
+    from tools.registry import Registry
+
+    return Registry(settings).get("text_generation")

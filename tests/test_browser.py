@@ -100,3 +100,34 @@ def test_demo_shows_the_tool_step_and_the_rendered_trace(page, output_dir):
     assert "layer 30" in text and "tokenization" in text and "step 1: drew" in text and "Key insight" in text
     assert chat.locator("a[download], a:has-text('trace.json')").count() >= 1  # the trace to download
     page.screenshot(path=str(output_dir / "demo-trace.png"), full_page=True)
+
+
+def test_a_three_question_quiz_by_clicking_the_choices(page, output_dir):
+    page.locator("#learner input, #learner textarea").first.fill("Browser Learner")
+    ask(page, "quiz me", until="Score this session" if False else "difficulty")
+    options = page.locator("#chat button.option")
+    clicked = 0
+    for n in range(1, 4):
+        page.wait_for_function(
+            "document.querySelectorAll('#chat button.option').length > 0 || document.querySelector('#chat')"
+            ".innerText.trim().endsWith('Type your answer in a sentence or two.')"
+        )
+        if options.count():
+            options.first.click()
+            clicked += 1
+        else:  # a short-answer question: typed, not clicked
+            page.locator("#message textarea").fill("I am not sure.")
+            page.locator("#send").click()
+        page.wait_for_function(
+            "n => new RegExp('Score this session: \\\\d+/' + n)"
+            ".test(document.querySelector('#chat').innerText)",
+            arg=n,
+        )
+    assert clicked >= 2
+    text = page.locator("#chat").inner_text()
+    assert "Lesson:" in text and ("Correct." in text or "Not quite." in text)
+    page.wait_for_function(
+        "document.querySelector('#progress-summary').innerText.includes('/3 answers right')"
+    )
+    assert "Browser Learner" in page.locator("#progress-summary").inner_text()
+    page.screenshot(path=str(output_dir / "quiz.png"), full_page=True)

@@ -51,3 +51,25 @@ def test_the_installed_command_finds_the_app_from_anywhere(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "True"
+
+
+def test_quiz_in_the_terminal_then_progress_export_and_reset(home, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Z\nA\nB\n"))
+    assert cli_main(["quiz", "--learner", "Term", "--topic", "tokenization", "-n", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "learner": "Term",
+        "asked": 2,
+        "right": json.loads(captured.out)["right"],
+    }
+    assert "is not one of the choices" in captured.err and "Score this session" in captured.err
+    assert cli_main(["quiz", "--learner", "term", "--progress", "--json"]) == 0
+    progress = json.loads(capsys.readouterr().out)
+    assert progress["attempts"] == 2
+    assert {c["slug"] for c in progress["concepts"] if c["attempts"]} <= {"tokenization", "detokenization"}
+    assert cli_main(["quiz", "--learner", "Term", "--export", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["attempts"]) == 2
+    assert cli_main(["quiz", "--learner", "Term", "--reset", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"removed": 2}
+    assert cli_main(["quiz", "--learner", "Nobody Here", "--progress"]) == 1
+    assert "no progress" in capsys.readouterr().err

@@ -17,8 +17,8 @@ PROMPT = "The cat sat on the"
 
 
 @pytest.fixture(scope="module")
-def tool(settings, tutor):  # `tutor` makes sure the embedded model's cache exists
-    return Registry(settings).get("text_generation")
+def tool(text_tool):
+    return text_tool
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from tools.registry import Registry
 from tutor.agent import agent_stream
 from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TurnDone
 from tutor.llm.errors import explain_llm_error
+from tutor.quiz import open_engine
+from tutor.quiz_turn import QuizSession, QuizTurns
 from tutor.router import Router
 from tutor.runner import run_tool
 from tutor.settings import Settings
@@ -72,12 +74,16 @@ class Tutor:
         store: KnowledgeStore,
         chat_model: BaseChatModel,
         registry: Registry | None = None,
+        quiz: QuizTurns | None = None,
     ):
         self.settings = settings
         self.store = store
         self.chat_model = chat_model
         self.registry = registry or Registry(settings)
         self.router = Router(self.registry, store.embedder)
+        self.quiz = quiz or QuizTurns(
+            open_engine(settings, store.embedder, grader=None if settings.llm == "local" else chat_model)
+        )
 
     def validate(self, message: str) -> str | None:
         """Why the message cannot be answered, or None when it can."""
@@ -90,13 +96,28 @@ class Tutor:
             )
         return None
 
-    def turn(self, message: str | None, history: Iterable[dict] = ()) -> Iterator[Event]:
+    def turn(
+        self, message: str | None, history: Iterable[dict] = (), session: QuizSession | None = None
+    ) -> Iterator[Event]:
+        """One turn. `session` carries the quiz state of the page session or terminal it comes from."""
         start = time.perf_counter()
         message = clean_message(message)
+        if (
+            session is not None
+            and session.open_id
+            and (not message or self.quiz.expects_answer(session, message))
+        ):
+            yield from self.quiz.answer(session, message[: self.settings.max_message_chars])
+            yield TurnDone(answer="", timings={"total_ms": _ms(start)})
+            return
         problem = self.validate(message)
         if problem:
             yield Notice(problem)
             yield TurnDone(answer=problem, timings={"total_ms": _ms(start)})
+            return
+        if self.quiz.is_request(message):
+            yield from self.quiz.request(session or QuizSession(), message)
+            yield TurnDone(answer="", timings={"total_ms": _ms(start)})
             return
         answer, tools, citations, timings = [], [], [], {}
         for event in self._respond(message, list(history), start, timings):
@@ -107,6 +128,10 @@ class Tutor:
                 answer.append(event.text)
             elif isinstance(event, ToolEnd):
                 tools.append(event.summary())
+                if event.ok and session is not None and self.quiz.remember_run(session, event.trace):
+                    yield event
+                    yield TextDelta("\n\n🔬 Quiz yourself on this run: type **/quiz run**.")
+                    continue
             elif isinstance(event, Citations):
                 citations = event.citations
             yield event
@@ -118,11 +143,6 @@ class Tutor:
             route = self.router.route(message)
             if route.kind == "help":
                 yield TextDelta(self.router.help_text())
-                return
-            if route.kind == "quiz":
-                yield Notice(
-                    "Quizzes are not ready yet. Ask me a question, or try `/demo text PROMPT`.", "info"
-                )
                 return
             if route.kind == "unknown":
                 yield Notice(f"I do not know the command {message.split()[0]!r}.", "info")

@@ -37,7 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--top-p", type=float)
     demo.add_argument("--seed", type=int)
     demo.add_argument("--model", help="a transformers model id or local path")
-    for cmd in (serve, ingest, search, ask, demo):
+    quiz = sub.add_parser("quiz", help="the adaptive quiz in the terminal (type a letter; 'stop' ends)")
+    quiz.add_argument(
+        "--learner", default=os.environ.get("USER") or "me", help="whose progress (default: $USER)"
+    )
+    quiz.add_argument("--topic", default="", help="e.g. diffusion, attention, gans")
+    quiz.add_argument("-n", type=int, default=10, help="questions to ask (default 10)")
+    action = quiz.add_mutually_exclusive_group()
+    action.add_argument("--progress", action="store_true", help="print mastery per concept and stop")
+    action.add_argument("--export", action="store_true", help="print everything stored about the learner")
+    action.add_argument("--reset", action="store_true", help="erase the learner's progress")
+    for cmd in (serve, ingest, search, ask, demo, quiz):
         cmd.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     return p
 
@@ -95,7 +105,76 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(settings, args)
+    if args.command == "quiz":
+        return _quiz(settings, args)
     return 2
+
+
+def _quiz(settings: Settings, args) -> int:
+    """The page's quiz, question by question on stdin/stdout; --progress, --export, --reset manage it."""
+    from knowledge.embedder import Embedder
+    from tutor.events import Notice, QuizAsk, QuizResult, TextDelta
+    from tutor.learner_store import LearnerError
+    from tutor.quiz import open_engine
+    from tutor.quiz_turn import QuizSession, QuizTurns
+
+    grader = None
+    if settings.llm != "local":
+        from tutor.llm import make_chat_model
+
+        grader = make_chat_model(settings)
+    engine = open_engine(settings, Embedder(settings.torch_device()), grader)
+    try:
+        if args.progress:
+            p = engine.progress(args.learner)
+            _emit({"concepts": p.concepts, "due": p.due, "attempts": p.attempts, "correct": p.correct}, True)
+            return 0
+        if args.export or args.reset:
+            learner = engine.store.learner(args.learner, create=False)
+            result = engine.store.export(learner) if args.export else {"removed": engine.store.reset(learner)}
+            _emit(result, True)
+            return 0
+    except LearnerError as e:
+        print(f"genai-tutor: {e}", file=sys.stderr)
+        return 1
+    out = sys.stderr if args.json else sys.stdout  # with --json, stdout holds only the result
+    turns, session = QuizTurns(engine), QuizSession(learner=args.learner)
+    events = turns.request(session, f"quiz me {args.topic}".strip())
+    for _ in range(max(args.n, 0) + 1):
+        asked = None
+        for event in events:
+            if isinstance(event, QuizAsk):
+                asked = event.question
+            elif isinstance(event, QuizResult):
+                print(event.feedback.text + f"\n\n{event.score}\n", file=out)
+            elif isinstance(event, TextDelta | Notice):
+                print(event.text, file=out)
+        if asked is None or session.asked >= args.n:
+            break
+        print(
+            asked.markdown().replace("*Click a choice, or type its letter.*", "Your answer (a letter):"),
+            file=out,
+        )
+        events = _answers(turns, session, out)
+    if args.json:
+        print(json.dumps({"learner": args.learner, "asked": session.asked, "right": session.right}))
+    return 0
+
+
+def _answers(turns, session, out):
+    """Events for the next usable line of input; 'stop' or the end of input ends the quiz."""
+    from tutor.events import Notice
+
+    while True:
+        line = sys.stdin.readline()
+        if not line or line.strip().casefold() in ("stop", "quit", "q"):
+            session.active = False
+            return iter(())
+        events = list(turns.answer(session, line.strip()))
+        if events and isinstance(events[0], Notice):  # not an answer: say why, ask again
+            print(events[0].text, file=out)
+            continue
+        return iter(events)
 
 
 TOOL_ALIASES = {"text": "text_generation"}

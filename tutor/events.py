@@ -64,6 +64,22 @@ class ToolEnd:
 
 
 @dataclass(frozen=True)
+class QuizAsk:
+    """A quiz question for the learner (tutor.quiz.Question); choices become buttons in the page."""
+
+    question: object
+    score: str = ""
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    """The graded answer (tutor.quiz.Feedback) and the running score."""
+
+    feedback: object
+    score: str = ""
+
+
+@dataclass(frozen=True)
 class TurnDone:
     answer: str
     citations: list[Citation] = field(default_factory=list)
@@ -79,4 +95,4 @@ class TurnDone:
         }
 
 
-Event = TextDelta | Notice | Citations | ToolStart | ToolProgress | ToolEnd | TurnDone
+Event = TextDelta | Notice | Citations | ToolStart | ToolProgress | ToolEnd | QuizAsk | QuizResult | TurnDone

@@ -17,7 +17,7 @@ from tools.registry import Registry
 COMMANDS = {
     "/explain": "/explain QUESTION: answer from the lessons, with sources",
     "/demo": "/demo text PROMPT: run a real language model and show its pipeline trace",
-    "/quiz": "/quiz: adaptive quizzes (coming soon)",
+    "/quiz": "/quiz [TOPIC | run | stop]: an adaptive quiz (also: *quiz me*, *quiz me on diffusion*)",
     "/help": "/help: this list",
 }
 DEMO_ALIASES = {"text": "text_generation"}
@@ -39,7 +39,7 @@ MARGIN = 0.05
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # "explain" | "tool" | "help" | "quiz" | "unknown"
+    kind: str  # "explain" | "tool" | "help" | "unknown" (quizzes are caught before routing)
     text: str = ""  # the question, or the tool's prompt
     tool: str | None = None
 
@@ -91,8 +91,6 @@ class Router:
         rest = rest.strip()
         if command == "/help":
             return Route("help")
-        if command == "/quiz":
-            return Route("quiz")
         if command == "/explain" and rest:
             return Route("explain", rest)
         if command == "/demo":

@@ -6,8 +6,24 @@ import json
 import tempfile
 from collections.abc import Iterator
 
+import gradio as gr
+import pandas as pd
+
 from tutor.chat import Tutor
-from tutor.events import Citation, Citations, Notice, TextDelta, ToolEnd, ToolProgress, ToolStart
+from tutor.events import (
+    Citation,
+    Citations,
+    Notice,
+    QuizAsk,
+    QuizResult,
+    TextDelta,
+    ToolEnd,
+    ToolProgress,
+    ToolStart,
+)
+from tutor.learner_store import LearnerError
+from tutor.quiz import LETTERS
+from tutor.quiz_turn import QuizSession
 from tutor.render import render_trace
 
 EXAMPLES = [
@@ -15,6 +31,7 @@ EXAMPLES = [
     "What does the guidance scale do?",
     "How does a language model pick the next word?",
     "What do the generator and discriminator do in a GAN?",
+    "quiz me",
 ]
 NOTICE_ICON = {"info": "ℹ️", "warning": "⚠️", "error": "⛔"}
 
@@ -51,17 +68,24 @@ def save_trace(trace) -> str:
     return f.name
 
 
-def respond(tutor: Tutor, message: str, messages: list[dict]) -> Iterator[tuple[str, list[dict]]]:
-    """Stream one turn into the chat: yields (new textbox value, chat messages) as events arrive.
+def quiz_message(ask: QuizAsk) -> dict:
+    """A question as a chat message; its choices are buttons (message `options`) whose values name the
+    question, so a late second click is recognised as an answer to an already answered question."""
+    q = ask.question
+    content = q.markdown()
+    options = [
+        {"value": f"{q.id}:{LETTERS[i]}", "label": f"{LETTERS[i]}. {c}"} for i, c in enumerate(q.choices)
+    ]
+    return {"role": "assistant", "content": content, "options": options}
 
-    Tool runs appear as folded steps (Gradio message metadata), then the rendered trace and its JSON.
-    """
-    history = chat_history(messages)
-    messages = list(messages or []) + [{"role": "user", "content": message or " "}]
-    reply = {"role": "assistant", "content": ""}
-    messages.append(reply)
-    yield "", messages
-    for event in tutor.turn(message, history):
+
+def _at(messages: list[dict], message: dict) -> int:
+    return next(i for i, m in enumerate(messages) if m is message)
+
+
+def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[dict]]:
+    """Fold tutor events into the chat messages, yielding after each change."""
+    for event in events:
         if isinstance(event, TextDelta):
             reply["content"] += event.text
         elif isinstance(event, Notice):
@@ -69,13 +93,17 @@ def respond(tutor: Tutor, message: str, messages: list[dict]) -> Iterator[tuple[
             reply["content"] += f"{sep}{NOTICE_ICON.get(event.level, '⚠️')} {event.text}"
         elif isinstance(event, Citations) and event.citations:
             reply["content"] += render_citations(event.citations)
+        elif isinstance(event, QuizResult):
+            reply["content"] += event.feedback.text + (f"\n\n{event.score}" if event.score else "")
+        elif isinstance(event, QuizAsk):
+            messages.append(quiz_message(event))
         elif isinstance(event, ToolStart):
             step = {
                 "role": "assistant",
                 "content": f"Arguments: `{json.dumps(event.args, ensure_ascii=False)}`",
                 "metadata": {"title": f"🛠️ Running {event.name}", "status": "pending"},
             }
-            messages.insert(len(messages) - 1, step)
+            messages.insert(_at(messages, reply), step)
         elif isinstance(event, ToolProgress):
             step["content"] += f"\n\n… {event.line}"
         elif isinstance(event, ToolEnd):
@@ -85,11 +113,100 @@ def respond(tutor: Tutor, message: str, messages: list[dict]) -> Iterator[tuple[
                 "duration": round(event.duration_ms / 1000, 2),
             }
             if event.ok:
-                at = len(messages) - 1
+                at = _at(messages, reply)
                 messages[at:at] = [
                     {"role": "assistant", "content": render_trace(event.trace)},
                     {"role": "assistant", "content": {"path": save_trace(event.trace)}},
                 ]
         else:
             continue
-        yield "", messages
+        yield messages
+    if not reply["content"]:
+        del messages[_at(messages, reply)]
+        yield messages
+
+
+def respond(
+    tutor: Tutor, message: str, messages: list[dict], name: str = "", session: QuizSession | None = None
+) -> Iterator[tuple[str, list[dict], QuizSession]]:
+    """Stream one turn into the chat: yields (new textbox value, chat messages, quiz session).
+
+    Tool runs appear as folded steps (Gradio message metadata), then the rendered trace and its JSON;
+    quiz questions carry their choices as buttons.
+    """
+    session = session if session is not None else QuizSession()
+    session.learner = name or ""
+    history = chat_history(messages)
+    messages = list(messages or []) + [{"role": "user", "content": message or " "}]
+    reply = {"role": "assistant", "content": ""}
+    messages.append(reply)
+    yield "", messages, session
+    for shown in _show(tutor.turn(message, history, session), messages, reply):
+        yield "", shown, session
+
+
+def choose_option(
+    tutor: Tutor, messages: list[dict], name: str, session: QuizSession | None, evt: gr.SelectData
+) -> Iterator[tuple[list[dict], QuizSession]]:
+    """A click on a quiz choice: the answer to the question that choice belongs to."""
+    session = session if session is not None else QuizSession()
+    session.learner = name or ""
+    question_id, _, letter = str(evt.value).partition(":")
+    label = next(
+        (o.get("label") for m in messages for o in m.get("options") or [] if o.get("value") == evt.value),
+        letter,
+    )
+    messages = list(messages or []) + [{"role": "user", "content": label}]
+    reply = {"role": "assistant", "content": ""}
+    messages.append(reply)
+    yield messages, session
+    for shown in _show(tutor.quiz.answer(session, letter, question_id), messages, reply):
+        yield shown, session
+
+
+def no_progress() -> pd.DataFrame:
+    """An empty mastery table with typed columns (untyped empty columns would chart as numbers)."""
+    return pd.DataFrame({"concept": pd.Series(dtype=str), "mastery": pd.Series(dtype=float)})
+
+
+def progress_view(tutor: Tutor, name: str) -> tuple[pd.DataFrame, str]:
+    """Mastery per concept (for the bar chart) and a summary with what is due for review."""
+    empty = no_progress()
+    try:
+        progress = tutor.quiz.engine.progress(name)
+    except LearnerError as e:
+        return empty, str(e)
+    rows = [r for r in progress.concepts if r["attempts"] or r["mastered"]]
+    frame = pd.DataFrame(
+        {
+            "concept": [r["title"] + (" ✓" if r["mastered"] else "") for r in rows],
+            "mastery": [round(100 * r["p_known"], 1) for r in rows],
+        }
+    )
+    titles = {r["slug"]: r["title"] for r in progress.concepts}
+    due = ", ".join(titles[c] for c in progress.due) or "nothing yet"
+    summary = (
+        f"**{name.strip()}**: {progress.correct}/{progress.attempts} answers right · "
+        f"**{progress.mastered}** of {len(progress.concepts)} concepts mastered · due for review: {due}"
+    )
+    return (frame if rows else empty), summary
+
+
+def export_progress(tutor: Tutor, name: str) -> tuple[str | None, str]:
+    try:
+        data = tutor.quiz.engine.store.export(tutor.quiz.engine.store.learner(name, create=False))
+    except LearnerError as e:
+        return None, str(e)
+    with tempfile.NamedTemporaryFile("w", suffix="-progress.json", delete=False) as f:
+        json.dump(data, f, indent=2)
+    return f.name, f"Exported {len(data['attempts'])} answers."
+
+
+def reset_progress(tutor: Tutor, name: str, sure: bool) -> str:
+    if not sure:
+        return "Tick **Yes, erase my progress** first: a reset cannot be undone."
+    try:
+        removed = tutor.quiz.engine.store.reset(tutor.quiz.engine.store.learner(name, create=False))
+    except LearnerError as e:
+        return str(e)
+    return f"Progress erased ({removed} answers)."

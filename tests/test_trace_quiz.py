@@ -1,0 +1,66 @@
+"""Questions about the learner's own run: built from a real trace, answers read from it, graded exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.lessons import load_concepts, load_lessons
+from knowledge.quizbank import load_bank
+from tutor.learner_store import LearnerStore
+from tutor.quiz import QuizEngine
+from tutor.trace_quiz import trace_items
+
+
+@pytest.fixture(scope="module")
+def run(text_tool):
+    args = {"prompt": "Cats like to", "mode": "continue", "max_new_tokens": 5, "temperature": 1.0, "seed": 3}
+    return text_tool(args)
+
+
+def _right(item) -> str:
+    return next(o.text for o in item.options if o.correct)
+
+
+def test_answers_are_read_from_the_trace(run):
+    steps = run.stage("sampling").data["steps"]
+    top = next(i for i in trace_items(run) if "-top-" in i.id)
+    assert _right(top) == repr(max(steps[1]["before"], key=lambda c: c["prob"])["token"])
+    lens = next(i for i in trace_items(run) if i.id.endswith("-lens"))
+    final = run.layers[-1].data["top"][0]["id"]
+    first = min(n for n, row in enumerate(run.layers, 1) if row.data["top"][0]["id"] == final)
+    assert _right(lens) == f"layer {first}"
+    tokens = next(i for i in trace_items(run) if i.id.endswith("-tokens"))
+    assert _right(tokens) == str(len(run.stage("tokenization").data["ids"]))
+    greedy = next(i for i in trace_items(run) if "-greedy-" in i.id)
+    step = int(greedy.id.rsplit("-", 1)[1])
+    assert greedy.answer == (steps[step - 1]["chosen"]["rank_before"] == 1)
+    assert len(trace_items(run)) == 4
+
+
+def test_items_are_valid_and_point_at_real_lessons(run):
+    lessons = {lesson.id: lesson for lesson in load_lessons()}
+    for item in trace_items(run):
+        assert item.concept in lessons[item.lesson].concepts
+        if item.type == "multiple_choice":
+            texts = [o.text for o in item.options]
+            assert len(set(texts)) == len(texts) >= 2
+
+
+def test_trace_questions_are_graded_exactly(run, tmp_path, embedder):
+    engine = QuizEngine(
+        LearnerStore(tmp_path / "l.db"), load_bank(), list(load_concepts().values()), embedder
+    )
+    learner = engine.store.learner("Runner")
+    for item in trace_items(run):
+        q = engine.pose(learner, item, "trace")
+        if item.type == "true_false":
+            right, wrong = ("True", "False") if item.answer else ("False", "True")
+        else:
+            index = next(n for n, o in enumerate(item.options) if o.correct)
+            right, wrong = "ABCD"[index], "ABCD"[(index + 1) % len(item.options)]
+        assert engine.answer("Runner", right, q.id).correct
+        q = engine.pose(learner, item, "trace")
+        feedback = engine.answer("Runner", wrong, q.id)
+        assert not feedback.correct and "Misconception" in feedback.text
+    kinds = {a["kind"] for a in engine.store.attempts(learner)}
+    assert kinds == {"trace"}
