@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 
 import gradio as gr
 
@@ -50,6 +51,7 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
                 autofocus=True,
             )
             send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+            stop = gr.Button("Stop training", variant="stop", scale=1, elem_id="stop")
         gr.Examples(EXAMPLES, inputs=box, label="Try asking")
         clear = gr.Button("Clear chat", elem_id="clear")
         with gr.Accordion("📈 Your progress", open=True, elem_id="progress"):
@@ -72,7 +74,16 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
             exported = gr.File(label="Your progress (JSON)", visible=True, elem_id="export-file")
 
         show_progress = functools.partial(progress_view, tutor)
-        turn = functools.partial(respond, tutor)
+        stops: dict[str, threading.Event] = {}  # per page session: set by "Stop training"
+
+        def turn(message, messages, learner, quiz: QuizSession | None, request: gr.Request):
+            cancel = stops.setdefault(request.session_hash or "", threading.Event())
+            cancel.clear()
+            yield from respond(tutor, message, messages, learner, quiz, cancel)
+
+        def stop_training(request: gr.Request) -> None:
+            stops.get(request.session_hash or "", threading.Event()).set()
+
         for trigger in (box.submit, send.click):
             trigger(turn, [box, chat, name, session], [box, chat, session], api_name=False).then(
                 show_progress, name, [mastery, summary], api_name=False
@@ -85,6 +96,7 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
             show_progress, name, [mastery, summary], api_name=False
         )
         clear.click(lambda: ("", []), None, [box, chat], api_name=False)
+        stop.click(stop_training, None, None, api_name=False, queue=False)
         refresh.click(show_progress, name, [mastery, summary], api_name=False)
         name.submit(show_progress, name, [mastery, summary], api_name=False)
         export.click(functools.partial(export_progress, tutor), name, [exported, summary], api_name=False)
@@ -103,7 +115,11 @@ def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 
     warm = getattr(tutor.chat_model, "warm", None)
     if warm:  # load the embedded model now, not on the first question
         warm()
-    build_app(settings, tutor).queue(default_concurrency_limit=4).launch(server_name=host, server_port=port)
+    build_app(settings, tutor).queue(default_concurrency_limit=4).launch(
+        server_name=host,
+        server_port=port,
+        allowed_paths=[str(settings.home)],  # demo images and previews
+    )
 
 
 if __name__ == "__main__":

@@ -131,3 +131,17 @@ def test_a_three_question_quiz_by_clicking_the_choices(page, output_dir):
     )
     assert "Browser Learner" in page.locator("#progress-summary").inner_text()
     page.screenshot(path=str(output_dir / "quiz.png"), full_page=True)
+
+
+def test_a_training_demo_streams_epochs_and_stops_on_request(page, output_dir):
+    page.locator("#message textarea").fill("/demo train gan")
+    page.locator("#send").click()
+    chat = page.locator("#chat")
+    chat.get_by_text("Training live").wait_for(timeout=120_000)  # the first epoch row arrived
+    page.locator("#stop").click()
+    chat.get_by_text("training_demo finished").wait_for(timeout=120_000)
+    text = chat.inner_text()
+    assert "Cancelled by the learner" in text
+    assert "Training trace, epoch by epoch" in text and "Key insight" in text
+    assert "Training live" not in text  # the live view gave way to the full trace
+    page.screenshot(path=str(output_dir / "training-stopped.png"), full_page=True)

@@ -64,3 +64,25 @@ def test_trace_questions_are_graded_exactly(run, tmp_path, embedder):
         assert not feedback.correct and "Misconception" in feedback.text
     kinds = {a["kind"] for a in engine.store.attempts(learner)}
     assert kinds == {"trace"}
+
+
+def test_questions_about_a_training_run_are_read_from_its_epoch_rows(settings):
+    import torch
+
+    from tools.training_demo import TrainingDemoTool
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trace = TrainingDemoTool(settings)(
+            {"model": "gan", "width": 8, "batch_size": 64, "epochs": 3, "seed": 1}
+        )
+    finally:
+        torch.set_num_threads(threads)
+    items = {i.id.rsplit("-", 2)[-2] + "-" + i.id.rsplit("-", 1)[-1]: i for i in trace_items(trace)}
+    lowest = min(trace.training, key=lambda r: r.loss).epoch
+    assert _right(items["lowest-loss"]) == f"epoch {lowest}"
+    fake = {r.epoch: r.metrics["d_acc_fake"] for r in trace.training}
+    below = [e for e, acc in fake.items() if acc < 0.7]
+    expected = below[0] if below else min(fake, key=fake.get)
+    assert _right(items["d-fake"]) == f"epoch {expected}"

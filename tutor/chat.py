@@ -9,6 +9,7 @@ a stronger backend writes the answer from the numbered passages and cites them.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -97,9 +98,14 @@ class Tutor:
         return None
 
     def turn(
-        self, message: str | None, history: Iterable[dict] = (), session: QuizSession | None = None
+        self,
+        message: str | None,
+        history: Iterable[dict] = (),
+        session: QuizSession | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[Event]:
-        """One turn. `session` carries the quiz state of the page session or terminal it comes from."""
+        """One turn. `session` carries the quiz state of the page session or terminal it comes from;
+        setting `cancel` stops a running training demo after its current batch."""
         start = time.perf_counter()
         message = clean_message(message)
         if (
@@ -120,7 +126,7 @@ class Tutor:
             yield TurnDone(answer="", timings={"total_ms": _ms(start)})
             return
         answer, tools, citations, timings = [], [], [], {}
-        for event in self._respond(message, list(history), start, timings):
+        for event in self._respond(message, list(history), start, timings, cancel):
             if isinstance(event, _FirstToken):
                 timings.setdefault("ttft_ms", _ms(start, event.at))
                 continue
@@ -130,7 +136,7 @@ class Tutor:
                 tools.append(event.summary())
                 if event.ok and session is not None and self.quiz.remember_run(session, event.trace):
                     yield event
-                    yield TextDelta("\n\n🔬 Quiz yourself on this run: type **/quiz run**.")
+                    yield TextDelta("\n\n🔬 Quiz yourself on this run: type **/quiz run**.\n\n")
                     continue
             elif isinstance(event, Citations):
                 citations = event.citations
@@ -138,7 +144,7 @@ class Tutor:
         timings["total_ms"] = _ms(start)
         yield TurnDone(answer="".join(answer), citations=citations, tools=tools, timings=timings)
 
-    def _respond(self, message: str, history: list[dict], start: float, timings: dict):
+    def _respond(self, message: str, history: list[dict], start: float, timings: dict, cancel=None):
         if self.settings.llm == "local":  # routing policy: commands, then the semantic router
             route = self.router.route(message)
             if route.kind == "help":
@@ -149,7 +155,7 @@ class Tutor:
                 yield TextDelta(self.router.help_text())
                 return
             if route.kind == "tool":
-                yield from self._demo(route.tool, {"prompt": route.text})
+                yield from self._demo(route.tool, {"prompt": route.text}, cancel)
                 return
             message = route.text
         hits = self.store.search(message, k=self.settings.retrieval_k)
@@ -164,9 +170,9 @@ class Tutor:
         if relevant:
             yield Citations(_citations(relevant))
 
-    def _demo(self, name: str, args: dict) -> Iterator[Event]:
+    def _demo(self, name: str, args: dict, cancel: threading.Event | None = None) -> Iterator[Event]:
         """Routing policy: run the tool; the run's own key insight is the prose."""
-        for event in run_tool(self.registry, name, args):
+        for event in run_tool(self.registry, name, args, cancel):
             yield event
             if isinstance(event, ToolEnd):
                 if event.ok:

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
     ask.add_argument("question")
     demo = sub.add_parser("demo", help="run one demo tool and print its pipeline trace")
-    demo.add_argument("tool", help="text (= text_generation) or a tool name")
+    demo.add_argument("tool", help="text, train, dalle, or a tool name")
     demo.add_argument("prompt")
     demo.add_argument("--out", help="also write the trace (trace.json) into this folder")
     demo.add_argument("--max-new-tokens", type=int)
@@ -177,7 +177,12 @@ def _answers(turns, session, out):
         return iter(events)
 
 
-TOOL_ALIASES = {"text": "text_generation"}
+TOOL_ALIASES = {
+    "text": "text_generation",
+    "train": "training_demo",
+    "dalle": "image_api",
+    "image-api": "image_api",
+}
 DEMO_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model")
 
 

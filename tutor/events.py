@@ -46,6 +46,7 @@ class ToolStart:
 class ToolProgress:
     name: str
     line: str
+    row: object = None  # a finished training epoch (tools.trace.EpochRow), when the tool reports one
 
 
 @dataclass(frozen=True)

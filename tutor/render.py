@@ -60,6 +60,23 @@ def sampling_chart(trace) -> str:
     return "```\n" + "\n".join(lines) + "\n```" + more
 
 
+def training_table(trace) -> str:
+    """The training trace, epoch by epoch, with the loss as a bar and the observation read from it."""
+    top = max(row.loss for row in trace.training) or 1.0
+    rows = ["| epoch | loss | | seconds | observation |", "|---:|---:|---|---:|---|"]
+    for row in trace.training:
+        bar = _bar(max(row.loss, 0) / top)[: BAR // 2]
+        note = str(row.metrics.get("observation", "")).replace("|", "\\|")
+        rows.append(f"| {row.epoch} | {row.loss:.4f} | `{bar}` | {row.seconds:.1f} | {note} |")
+    return "\n".join(rows)
+
+
+def layer_table(trace) -> str:
+    rows = ["| layer | output shape | summary |", "|---|---|---|"]
+    rows += [f"| {row.name} | `{row.shape}` | {row.summary} |" for row in trace.layers]
+    return "\n".join(rows)
+
+
 def render_trace(trace) -> str:
     parts = [f"### {trace.title}", f"Prompt: *{trace.prompt}* · device `{trace.device}` · seed {trace.seed}"]
     if "text" in trace.output:
@@ -68,11 +85,15 @@ def render_trace(trace) -> str:
     tokens = next((s.data.get("tokens") for s in trace.stages if s.name == "tokenization"), None)
     if tokens:
         parts.append("**Tokens:** " + " ".join(f"`{t!r}`" for t in tokens[:60]))
-    if trace.layers:
+    if trace.training:
+        parts += ["#### Training trace, epoch by epoch (measured in this run)", training_table(trace)]
+    if trace.layers and "top" in trace.layers[0].data:
         parts += [
             "#### Prediction trace through the layers (logit lens, last prompt position)",
             lens_table(trace),
         ]
+    elif trace.layers:
+        parts += ["#### Prediction trace through the trained model's layers", layer_table(trace)]
     if any(s.name == "sampling" for s in trace.stages):
         parts += ["#### Sampling, step by step (top candidates before sampling)", sampling_chart(trace)]
     parts.append(f"**Key insight:** {trace.key_insight}  \n*Total: {trace.total_ms / 1000:.1f} s*")

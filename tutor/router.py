@@ -16,11 +16,17 @@ from tools.registry import Registry
 
 COMMANDS = {
     "/explain": "/explain QUESTION: answer from the lessons, with sources",
-    "/demo": "/demo text PROMPT: run a real language model and show its pipeline trace",
+    "/demo": "/demo text PROMPT: run a real language model and show its pipeline trace; "
+    "/demo train gan|gpt|diffusion: train a small model live; /demo dalle PROMPT: OpenAI's image API",
     "/quiz": "/quiz [TOPIC | run | stop]: an adaptive quiz (also: *quiz me*, *quiz me on diffusion*)",
     "/help": "/help: this list",
 }
-DEMO_ALIASES = {"text": "text_generation"}
+DEMO_ALIASES = {
+    "text": "text_generation",
+    "train": "training_demo",
+    "dalle": "image_api",
+    "image-api": "image_api",
+}
 EXPLAIN_EXAMPLES = [
     "How does Stable Diffusion work?",
     "What does the guidance scale do?",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -24,7 +26,7 @@ from tutor.events import (
 from tutor.learner_store import LearnerError
 from tutor.quiz import LETTERS
 from tutor.quiz_turn import QuizSession
-from tutor.render import render_trace
+from tutor.render import render_trace, training_table
 
 EXAMPLES = [
     "How does Stable Diffusion work?",
@@ -79,12 +81,17 @@ def quiz_message(ask: QuizAsk) -> dict:
     return {"role": "assistant", "content": content, "options": options}
 
 
+def _is_image(value) -> bool:
+    return isinstance(value, str) and value.endswith(".png")
+
+
 def _at(messages: list[dict], message: dict) -> int:
     return next(i for i, m in enumerate(messages) if m is message)
 
 
 def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[dict]]:
     """Fold tutor events into the chat messages, yielding after each change."""
+    live, rows = None, []  # a training run's live epoch table (and latest samples) while it runs
     for event in events:
         if isinstance(event, TextDelta):
             reply["content"] += event.text
@@ -104,6 +111,21 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
                 "metadata": {"title": f"🛠️ Running {event.name}", "status": "pending"},
             }
             messages.insert(_at(messages, reply), step)
+        elif isinstance(event, ToolProgress) and event.row is not None:  # a training epoch: live table
+            rows.append(event.row)
+            table = "#### Training live\n\n" + training_table(SimpleNamespace(training=rows))
+            sample = event.row.metrics.get("sample")
+            if live is None:
+                live = [{"role": "assistant", "content": table}]
+                if _is_image(sample):
+                    live.append({"role": "assistant", "content": {"path": sample}})
+                at = _at(messages, reply)
+                messages[at:at] = live
+            live[0]["content"] = table
+            if _is_image(sample) and len(live) > 1:
+                live[1]["content"] = {"path": sample}
+            elif isinstance(sample, str) and not _is_image(sample):
+                live[0]["content"] += f"\n\nSample after epoch {event.row.epoch}: *{sample}*"
         elif isinstance(event, ToolProgress):
             step["content"] += f"\n\n… {event.line}"
         elif isinstance(event, ToolEnd):
@@ -112,10 +134,15 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
                 "status": "done",
                 "duration": round(event.duration_ms / 1000, 2),
             }
+            for message in live or []:  # the live view gives way to the full trace
+                del messages[_at(messages, message)]
+            live, rows = None, []
             if event.ok:
                 at = _at(messages, reply)
+                image = event.trace.output.get("image")
                 messages[at:at] = [
                     {"role": "assistant", "content": render_trace(event.trace)},
+                    *([{"role": "assistant", "content": {"path": image}}] if image else []),
                     {"role": "assistant", "content": {"path": save_trace(event.trace)}},
                 ]
         else:
@@ -127,7 +154,12 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
 
 
 def respond(
-    tutor: Tutor, message: str, messages: list[dict], name: str = "", session: QuizSession | None = None
+    tutor: Tutor,
+    message: str,
+    messages: list[dict],
+    name: str = "",
+    session: QuizSession | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[tuple[str, list[dict], QuizSession]]:
     """Stream one turn into the chat: yields (new textbox value, chat messages, quiz session).
 
@@ -141,7 +173,7 @@ def respond(
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
     yield "", messages, session
-    for shown in _show(tutor.turn(message, history, session), messages, reply):
+    for shown in _show(tutor.turn(message, history, session, cancel), messages, reply):
         yield "", shown, session
 
 

@@ -1,0 +1,171 @@
+"""training_demo: train a small model live and trace the run (a GAN, a character-level GPT, or a
+diffusion denoiser).
+
+Each family lives in tools/training/ and trains for at most `epochs` epochs within `time_budget_s`,
+stopping cleanly after the current batch when the budget is spent or the run is cancelled. The trace
+has one row per epoch (loss, family metrics, an observation read from the numbers, the epoch's sample)
+and, after training, one input traced through the trained model's layers with forward hooks.
+
+Live use from a UI: every finished epoch is a `progress` line, and `on_epoch` (a keyword of
+`__call__`/`run`) receives the `EpochRow` itself. To stop a run, pass `cancel=threading.Event()` and
+set it, or call `tool.cancel()`, which stops every run of this tool instance in progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.base import Progress, Tool
+from tools.trace import EpochRow, PipelineTrace
+from tools.training.loop import Config, Run
+
+# The first of these words in the prompt picks the model when `model` is not given.
+KEYWORDS = {
+    r"diffusion|denois\w*|ddpm": "diffusion",
+    r"gpt|char|characters?|transformer|language model": "char_gpt",
+    r"gans?|adversarial|discriminator": "gan",
+}
+
+
+class TrainingDemoArgs(BaseModel):
+    prompt: str = Field(
+        "",
+        max_length=1000,
+        description="The learner's request; without `model` it picks one (gan, gpt, diffusion). With "
+        "model=char_gpt it is the text the samples continue.",
+    )
+    model: Literal["gan", "char_gpt", "diffusion"] | None = Field(
+        None, description="What to train: a GAN or a diffusion model on 8x8 digits, or a GPT on the lessons."
+    )
+    epochs: int = Field(10, ge=1, le=50, description="The most passes over the data.")
+    learning_rate: float | None = Field(None, ge=1e-5, le=1e-1, description="Default: the model's own.")
+    batch_size: int | None = Field(
+        None, ge=8, le=512, description="Examples a step; default: the model's own."
+    )
+    width: int | None = Field(
+        None, ge=8, le=256, multiple_of=8, description="Channels or embedding size; default: the model's own."
+    )
+    seed: int = Field(
+        0, ge=0, le=2**31 - 1, description="The same seed gives the same run on the same device."
+    )
+    time_budget_s: float = Field(
+        60, ge=1, le=600, description="Training stops after the current batch once this many seconds pass."
+    )
+
+
+def infer_model(prompt: str) -> tuple[str, bool]:
+    """The model the prompt asks for, and whether a keyword named it (else the GAN)."""
+    hits = [
+        (m.start(), model)
+        for pattern, model in KEYWORDS.items()
+        if (m := re.search(rf"\b(?:{pattern})\b", prompt, re.IGNORECASE))
+    ]
+    return (min(hits)[1], True) if hits else ("gan", False)
+
+
+class TrainingDemoTool(Tool):
+    name = "training_demo"
+    description = (
+        "Train a small model live and show the training trace: a GAN or a diffusion model on 8x8 "
+        "handwritten digits, or a character-level GPT on the tutor's lessons. Shows loss and metrics "
+        "per epoch, samples as they improve, and one input traced through the trained layers."
+    )
+    Args = TrainingDemoArgs
+    examples = [
+        "train a GAN live so I can watch it learn",
+        "train a small model in front of me",
+        "show me a training run with the loss going down",
+        "train a tiny GPT on the lessons character by character",
+        "train a diffusion model on handwritten digits",
+        "how does training work? show me live",
+        "watch a generator and discriminator compete",
+        "demo training with epochs and a learning rate",
+    ]
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self._running: set[threading.Event] = set()
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Stop every run of this tool in progress after its current batch (they return a trace)."""
+        with self._lock:
+            for event in self._running:
+                event.set()
+
+    def __call__(
+        self,
+        arguments: dict,
+        progress: Progress | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_epoch: Callable[[EpochRow], None] | None = None,
+    ) -> PipelineTrace:
+        return self.run(
+            self.parse(arguments), progress or (lambda _line: None), cancel=cancel, on_epoch=on_epoch
+        )
+
+    def run(
+        self,
+        args: TrainingDemoArgs,
+        progress: Progress,
+        *,
+        cancel: threading.Event | None = None,
+        on_epoch: Callable[[EpochRow], None] | None = None,
+    ) -> PipelineTrace:
+        start = time.perf_counter()
+        device = self.settings.torch_device()
+        model, inferred = (args.model, False) if args.model else infer_model(args.prompt)
+        family = importlib.import_module(f"tools.training.{model}")  # diffusers loads only when needed
+        cfg = Config(
+            model=model,
+            epochs=args.epochs,
+            learning_rate=args.learning_rate or family.DEFAULTS["learning_rate"],
+            batch_size=args.batch_size or family.DEFAULTS["batch_size"],
+            width=args.width or family.DEFAULTS["width"],
+            seed=args.seed,
+            time_budget_s=args.time_budget_s,
+            # a request that only chose the model ("train a gpt") is not text to continue
+            prompt=args.prompt if args.model and args.prompt else "",
+        )
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out_dir = self.settings.home / "runs" / f"training_demo-{stamp}-{model}-{uuid.uuid4().hex[:6]}"
+        cancel = threading.Event() if cancel is None else cancel
+        with self._lock:
+            self._running.add(cancel)
+        try:
+            run = Run(cfg.epochs, cfg.time_budget_s, device, out_dir, progress, cancel, on_epoch)
+            result = family.train(cfg, run)
+        finally:
+            with self._lock:
+                self._running.discard(cancel)
+        insight = result.key_insight if run.stopped is None else f"{result.key_insight} {run.stop_note()}"
+        return PipelineTrace(
+            tool=self.name,
+            title=result.title,
+            prompt=args.prompt,
+            device=device,
+            seed=cfg.seed,
+            config={
+                **dataclasses.asdict(cfg),
+                "model_from_prompt": inferred,
+                "artifacts_dir": str(out_dir),
+                **result.config,
+            },
+            versions=result.versions,
+            stages=result.stages,
+            training=run.rows,
+            layers=result.layers,
+            output=result.output,
+            key_insight=insight,
+            total_ms=round((time.perf_counter() - start) * 1000, 2),
+        )
