@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -73,3 +74,12 @@ def test_quiz_in_the_terminal_then_progress_export_and_reset(home, capsys, monke
     assert json.loads(capsys.readouterr().out) == {"removed": 2}
     assert cli_main(["quiz", "--learner", "Nobody Here", "--progress"]) == 1
     assert "no progress" in capsys.readouterr().err
+
+
+def test_demo_train_prints_the_training_trace(home, capsys):
+    args = ["demo", "train", "gan", "--epochs", "2", "--width", "8", "--seed", "3", "--json"]
+    assert cli_main(args) == 0
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["tool"] == "training_demo" and trace["config"]["model"] == "gan"
+    assert [row["epoch"] for row in trace["training"]] == [1, 2]
+    assert all(math.isfinite(row["loss"]) for row in trace["training"])

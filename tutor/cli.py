@@ -36,7 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--top-k", type=int)
     demo.add_argument("--top-p", type=float)
     demo.add_argument("--seed", type=int)
-    demo.add_argument("--model", help="a transformers model id or local path")
+    demo.add_argument(
+        "--model", help="a transformers model id or local path; for train: gan, char_gpt, diffusion"
+    )
+    demo.add_argument("--epochs", type=int, help="train: epochs")
+    demo.add_argument("--width", type=int, help="train: model width")
+    demo.add_argument("--batch-size", type=int, help="train: batch size")
+    demo.add_argument("--learning-rate", type=float, help="train: learning rate")
+    demo.add_argument("--time-budget", dest="time_budget_s", type=float, help="train: seconds of training")
     quiz = sub.add_parser("quiz", help="the adaptive quiz in the terminal (type a letter; 'stop' ends)")
     quiz.add_argument(
         "--learner", default=os.environ.get("USER") or "me", help="whose progress (default: $USER)"
@@ -183,7 +190,10 @@ TOOL_ALIASES = {
     "dalle": "image_api",
     "image-api": "image_api",
 }
-DEMO_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model")
+DEMO_OPTIONS = (
+    *("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model"),
+    *("epochs", "width", "batch_size", "learning_rate", "time_budget_s"),
+)
 
 
 def _demo(settings: Settings, args) -> int:
