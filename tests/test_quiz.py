@@ -248,3 +248,44 @@ def test_a_quiz_in_the_chat_asks_grades_and_stops(tutor):
     assert not any(isinstance(e, QuizResult) for e in nothing_open)
     unknown = [e for e in tutor.turn("quiz me on basket weaving", session=session) if isinstance(e, Notice)]
     assert unknown and "no quiz on" in unknown[0].text
+
+
+def test_short_answers_are_graded_by_a_tool_calling_backend_against_the_key_points(
+    tmp_path, bank, embedder, settings
+):
+    from tests.fake_openai import FakeOpenAI
+    from tutor.llm import make_chat_model
+    from tutor.settings import Settings
+
+    item = next(i for i in bank if i.type == "short_answer")
+    with FakeOpenAI() as api:
+        s = Settings.from_env(
+            home=settings.home, llm="openai", openai_api_key="sk-test-key", openai_base_url=api.base_url
+        )
+        engine = QuizEngine(
+            LearnerStore(tmp_path / "l.db"),
+            bank,
+            list(load_concepts().values()),
+            embedder,
+            make_chat_model(s),
+        )
+        learner = engine.store.learner("Gpt")
+        api.reply = json.dumps(
+            {
+                "correct": False,
+                "covered": [],
+                "missing": item.key_points[:1],
+                "explanation": "It misses the point.",
+            }
+        )
+        q = engine.pose(learner, item, "bank")
+        graded = engine.answer("Gpt", "Something vague.", q.id)
+        asked = api.requests[-1]["body"]["messages"][-1]["content"]
+        assert item.key_points[0] in asked and "Something vague." in asked
+        assert (
+            not graded.correct and "Graded by the model" in graded.text and item.key_points[0] in graded.text
+        )
+        api.reply = "I cannot decide."  # unusable: graded by meaning instead, and the learner is told how
+        q = engine.pose(learner, item, "bank")
+        fallback = engine.answer("Gpt", item.reference, q.id)
+        assert fallback.correct and "embedding similarity" in fallback.text
