@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import uuid
 
 import gradio as gr
 
@@ -73,36 +74,45 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
                 reset = gr.Button("Reset my progress", size="sm", variant="stop")
             exported = gr.File(label="Your progress (JSON)", visible=True, elem_id="export-file")
 
+        # The browser's own random id, kept in its local storage: with the name it identifies the learner,
+        # so typing someone else's name in another browser never shows their progress.
+        browser = gr.BrowserState(None, storage_key="genai-tutor-learner")
+        demo.load(lambda token: token or uuid.uuid4().hex, browser, browser, api_name=False)
+        who = [name, browser]
         show_progress = functools.partial(progress_view, tutor)
+        panel = [mastery, summary]
         stops: dict[str, threading.Event] = {}  # per page session: set by "Stop training"
 
-        def turn(message, messages, learner, quiz: QuizSession | None, request: gr.Request):
+        def turn(message, messages, learner, quiz: QuizSession | None, token, request: gr.Request):
             cancel = stops.setdefault(request.session_hash or "", threading.Event())
             cancel.clear()
-            yield from respond(tutor, message, messages, learner, quiz, cancel)
+            yield from respond(tutor, message, messages, learner, quiz, cancel, token)
 
         def stop_training(request: gr.Request) -> None:
             stops.get(request.session_hash or "", threading.Event()).set()
 
         for trigger in (box.submit, send.click):
-            trigger(turn, [box, chat, name, session], [box, chat, session], api_name=False).then(
-                show_progress, name, [mastery, summary], api_name=False
+            trigger(turn, [box, chat, name, session, browser], [box, chat, session], api_name=False).then(
+                show_progress, who, panel, api_name=False
             )
 
-        def option(messages, learner, quiz: QuizSession | None, evt: gr.SelectData):
-            yield from choose_option(tutor, messages, learner, quiz, evt)
+        def option(messages, learner, quiz: QuizSession | None, token, evt: gr.SelectData):
+            yield from choose_option(tutor, messages, learner, quiz, token, evt)
 
-        chat.option_select(option, [chat, name, session], [chat, session], api_name=False).then(
-            show_progress, name, [mastery, summary], api_name=False
+        chat.option_select(option, [chat, name, session, browser], [chat, session], api_name=False).then(
+            show_progress, who, panel, api_name=False
         )
         clear.click(lambda: ("", []), None, [box, chat], api_name=False)
         stop.click(stop_training, None, None, api_name=False, queue=False)
-        refresh.click(show_progress, name, [mastery, summary], api_name=False)
-        name.submit(show_progress, name, [mastery, summary], api_name=False)
-        export.click(functools.partial(export_progress, tutor), name, [exported, summary], api_name=False)
-        reset.click(functools.partial(reset_progress, tutor), [name, sure], summary, api_name=False).then(
-            show_progress, name, [mastery, summary], api_name=False
-        )
+        refresh.click(show_progress, who, panel, api_name=False)
+        name.submit(show_progress, who, panel, api_name=False)
+        export.click(functools.partial(export_progress, tutor), who, [exported, summary], api_name=False)
+        reset.click(
+            lambda learner, token, yes: reset_progress(tutor, learner, yes, token),
+            [*who, sure],
+            summary,
+            api_name=False,
+        ).then(show_progress, who, panel, api_name=False)
     return demo
 
 

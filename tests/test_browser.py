@@ -131,6 +131,15 @@ def test_a_three_question_quiz_by_clicking_the_choices(page, output_dir):
     )
     assert "Browser Learner" in page.locator("#progress-summary").inner_text()
     page.screenshot(path=str(output_dir / "quiz.png"), full_page=True)
+    page.get_by_role("button", name="Export my progress").click()
+    page.wait_for_function(
+        "document.querySelector('#progress-summary').innerText.includes('Exported 3 answers')"
+    )
+    page.get_by_label("Yes, erase my progress").check()
+    page.get_by_role("button", name="Reset my progress").click()
+    page.wait_for_function(
+        "document.querySelector('#progress-summary').innerText.includes('0/0 answers right')"
+    )
 
 
 def test_a_training_demo_streams_epochs_and_stops_on_request(page, output_dir):

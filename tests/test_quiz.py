@@ -289,3 +289,13 @@ def test_short_answers_are_graded_by_a_tool_calling_backend_against_the_key_poin
         q = engine.pose(learner, item, "bank")
         fallback = engine.answer("Gpt", item.reference, q.id)
         assert fallback.correct and "embedding similarity" in fallback.text
+
+
+def test_the_same_name_in_another_browser_is_another_learner(engine):
+    q = engine.next_question("Ada", token="browser-one")
+    engine.answer("Ada", right_answer(q), q.id, token="browser-one")
+    assert engine.progress("Ada", token="browser-one").attempts == 1
+    with pytest.raises(LearnerError, match="no progress"):
+        engine.progress("Ada", token="browser-two")  # typing Ada's name elsewhere shows nothing of hers
+    with pytest.raises(LearnerError, match="no progress"):
+        engine.progress("Ada")

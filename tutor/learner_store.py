@@ -70,8 +70,10 @@ class Attempt:
     p_after: float
 
 
-def learner_key(name: str | None) -> tuple[str, str]:
-    """(display name, lookup key) for a name typed by the learner, or a LearnerError saying why not."""
+def learner_key(name: str | None, token: str | None = None) -> tuple[str, str]:
+    """(display name, lookup key) for a name typed by the learner, or a LearnerError saying why not.
+    `token` is the browser's own random id: the same name typed in another browser is another learner,
+    so nobody reads someone else's progress by typing their name (the terminal quiz has no token)."""
     display = " ".join((name or "").split())
     if not display:
         raise LearnerError("Type your name in the **Name** box first, so I can remember your progress.")
@@ -79,7 +81,7 @@ def learner_key(name: str | None) -> tuple[str, str]:
         raise LearnerError(
             f"A name has at most {MAX_NAME} letters, digits, spaces, dots, apostrophes or hyphens."
         )
-    return display, display.casefold()
+    return display, display.casefold() + (f"#{token}" if token else "")
 
 
 def now_iso(at: datetime | None = None) -> str:
@@ -122,8 +124,8 @@ class LearnerStore:
 
     # ---------------------------------------------------------------- learners
 
-    def learner(self, name: str | None, create: bool = True) -> int:
-        display, key = learner_key(name)
+    def learner(self, name: str | None, create: bool = True, token: str | None = None) -> int:
+        display, key = learner_key(name, token)
         with self._tx() as db:
             row = db.execute("SELECT id FROM learners WHERE key = ?", (key,)).fetchone()
             if row:

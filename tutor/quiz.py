@@ -234,8 +234,10 @@ class QuizEngine:
         best = int(scores.argmax())
         return {self.concepts[best].slug} if scores[best] >= TOPIC_MATCH else set()
 
-    def next_question(self, name: str, focus: set[str] | None = None) -> Question | None:
-        learner_id = self.store.learner(name)
+    def next_question(
+        self, name: str, focus: set[str] | None = None, token: str | None = None
+    ) -> Question | None:
+        learner_id = self.store.learner(name, token=token)
         states = self.store.mastery(learner_id)
         choice = choose_concept(self.concepts, states, self.due(learner_id), focus)
         if choice is None:
@@ -258,10 +260,12 @@ class QuizEngine:
 
     # ---------------------------------------------------------------- answering
 
-    def answer(self, name: str, text: str, question_id: str | None = None) -> Feedback:
+    def answer(
+        self, name: str, text: str, question_id: str | None = None, token: str | None = None
+    ) -> Feedback:
         """Grade the learner's answer to their open question and record it. LearnerError when there is
         no open question, the answer is empty or not one of the choices, or it was already answered."""
-        learner_id = self.store.learner(name, create=False)
+        learner_id = self.store.learner(name, create=False, token=token)
         pending = self.store.pending(learner_id)
         if question_id and (pending is None or pending["id"] != question_id):
             if self.store.answered(learner_id, question_id):
@@ -417,8 +421,8 @@ class QuizEngine:
 
     # ---------------------------------------------------------------- progress
 
-    def progress(self, name: str) -> Progress:
-        learner_id = self.store.learner(name, create=False)
+    def progress(self, name: str, token: str | None = None) -> Progress:
+        learner_id = self.store.learner(name, create=False, token=token)
         states = self.store.mastery(learner_id)
         due = self.due(learner_id)
         cards = {c: Card.from_json(j) for c, j in self.store.cards(learner_id).items()}

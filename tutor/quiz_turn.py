@@ -26,6 +26,7 @@ MAX_CHOICE_ANSWER = 60  # longer messages while a choice question is open are ch
 @dataclass
 class QuizSession:
     learner: str = ""
+    token: str | None = None  # the browser's own id (see learner_store.learner_key)
     active: bool = False
     asked: int = 0
     right: int = 0
@@ -93,7 +94,9 @@ class QuizTurns:
 
     def answer(self, session: QuizSession, text: str, question_id: str | None = None) -> Iterator[Event]:
         try:
-            feedback = self.engine.answer(session.learner, text, question_id or session.open_id)
+            feedback = self.engine.answer(
+                session.learner, text, question_id or session.open_id, session.token
+            )
         except LearnerError as e:
             yield Notice(str(e), "info")
             return
@@ -107,10 +110,11 @@ class QuizTurns:
     def _ask(self, session: QuizSession) -> Iterator[Event]:
         engine = self.engine
         if session.run_items:
-            question = engine.pose(engine.store.learner(session.learner), session.run_items.pop(0), "trace")
+            learner_id = engine.store.learner(session.learner, token=session.token)
+            question = engine.pose(learner_id, session.run_items.pop(0), "trace")
         else:
             focus = set(session.focus) if session.focus else None
-            question = engine.next_question(session.learner, focus)
+            question = engine.next_question(session.learner, focus, session.token)
         if question is None:
             session.active = False
             where = " on this topic" if session.focus else ""

@@ -160,6 +160,7 @@ def respond(
     name: str = "",
     session: QuizSession | None = None,
     cancel: threading.Event | None = None,
+    token: str | None = None,
 ) -> Iterator[tuple[str, list[dict], QuizSession]]:
     """Stream one turn into the chat: yields (new textbox value, chat messages, quiz session).
 
@@ -167,7 +168,7 @@ def respond(
     quiz questions carry their choices as buttons.
     """
     session = session if session is not None else QuizSession()
-    session.learner = name or ""
+    session.learner, session.token = name or "", token
     history = chat_history(messages)
     messages = list(messages or []) + [{"role": "user", "content": message or " "}]
     reply = {"role": "assistant", "content": ""}
@@ -178,11 +179,16 @@ def respond(
 
 
 def choose_option(
-    tutor: Tutor, messages: list[dict], name: str, session: QuizSession | None, evt: gr.SelectData
+    tutor: Tutor,
+    messages: list[dict],
+    name: str,
+    session: QuizSession | None,
+    token: str | None,
+    evt: gr.SelectData,
 ) -> Iterator[tuple[list[dict], QuizSession]]:
     """A click on a quiz choice: the answer to the question that choice belongs to."""
     session = session if session is not None else QuizSession()
-    session.learner = name or ""
+    session.learner, session.token = name or "", token
     question_id, _, letter = str(evt.value).partition(":")
     label = next(
         (o.get("label") for m in messages for o in m.get("options") or [] if o.get("value") == evt.value),
@@ -201,11 +207,11 @@ def no_progress() -> pd.DataFrame:
     return pd.DataFrame({"concept": pd.Series(dtype=str), "mastery": pd.Series(dtype=float)})
 
 
-def progress_view(tutor: Tutor, name: str) -> tuple[pd.DataFrame, str]:
+def progress_view(tutor: Tutor, name: str, token: str | None = None) -> tuple[pd.DataFrame, str]:
     """Mastery per concept (for the bar chart) and a summary with what is due for review."""
     empty = no_progress()
     try:
-        progress = tutor.quiz.engine.progress(name)
+        progress = tutor.quiz.engine.progress(name, token)
     except LearnerError as e:
         return empty, str(e)
     rows = [r for r in progress.concepts if r["attempts"] or r["mastered"]]
@@ -224,9 +230,9 @@ def progress_view(tutor: Tutor, name: str) -> tuple[pd.DataFrame, str]:
     return (frame if rows else empty), summary
 
 
-def export_progress(tutor: Tutor, name: str) -> tuple[str | None, str]:
+def export_progress(tutor: Tutor, name: str, token: str | None = None) -> tuple[str | None, str]:
     try:
-        data = tutor.quiz.engine.store.export(tutor.quiz.engine.store.learner(name, create=False))
+        data = tutor.quiz.engine.store.export(tutor.quiz.engine.store.learner(name, False, token))
     except LearnerError as e:
         return None, str(e)
     with tempfile.NamedTemporaryFile("w", suffix="-progress.json", delete=False) as f:
@@ -234,11 +240,11 @@ def export_progress(tutor: Tutor, name: str) -> tuple[str | None, str]:
     return f.name, f"Exported {len(data['attempts'])} answers."
 
 
-def reset_progress(tutor: Tutor, name: str, sure: bool) -> str:
+def reset_progress(tutor: Tutor, name: str, sure: bool, token: str | None = None) -> str:
     if not sure:
         return "Tick **Yes, erase my progress** first: a reset cannot be undone."
     try:
-        removed = tutor.quiz.engine.store.reset(tutor.quiz.engine.store.learner(name, create=False))
+        removed = tutor.quiz.engine.store.reset(tutor.quiz.engine.store.learner(name, False, token))
     except LearnerError as e:
         return str(e)
     return f"Progress erased ({removed} answers)."
