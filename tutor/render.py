@@ -71,6 +71,35 @@ def training_table(trace) -> str:
     return "\n".join(rows)
 
 
+def loss_chart(rows, path: str) -> str:
+    """A small PNG line chart of the loss per epoch (PIL only), saved at `path`; returns the path."""
+    from PIL import Image, ImageDraw
+
+    w, h, pad = 480, 200, 36
+    img = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(img)
+    losses = [row.loss for row in rows]
+    low, high = min(losses), max(losses)
+    span = (high - low) or 1.0
+    n = max(len(losses) - 1, 1)
+    points = [
+        (pad + (w - 2 * pad) * i / n, h - pad - (h - 2 * pad) * (loss - low) / span)
+        for i, loss in enumerate(losses)
+    ]
+    draw.line([(pad, pad // 2), (pad, h - pad), (w - pad // 2, h - pad)], fill="#888", width=1)  # axes
+    if len(points) > 1:
+        draw.line(points, fill="#e8590c", width=3)
+    for x, y in points:
+        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill="#e8590c")
+    draw.text((4, pad // 2 - 6), f"{high:.3g}", fill="#333")
+    draw.text((4, h - pad - 6), f"{low:.3g}", fill="#333")
+    draw.text((pad, h - pad + 6), "epoch 1", fill="#333")
+    draw.text((w - pad - 50, h - pad + 6), f"epoch {rows[-1].epoch}", fill="#333")
+    draw.text((w // 2 - 40, 4), "training loss", fill="#333")
+    img.save(path)
+    return path
+
+
 def layer_table(trace) -> str:
     rows = ["| layer | output shape | summary |", "|---|---|---|"]
     rows += [f"| {row.name} | `{row.shape}` | {row.summary} |" for row in trace.layers]

@@ -26,7 +26,7 @@ from tutor.events import (
 from tutor.learner_store import LearnerError
 from tutor.quiz import LETTERS
 from tutor.quiz_turn import QuizSession
-from tutor.render import render_trace, training_table
+from tutor.render import loss_chart, render_trace, training_table
 
 EXAMPLES = [
     "How does Stable Diffusion work?",
@@ -115,15 +115,17 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
             rows.append(event.row)
             table = "#### Training live\n\n" + training_table(SimpleNamespace(training=rows))
             sample = event.row.metrics.get("sample")
+            chart = loss_chart(rows, tempfile.mkstemp(suffix="-loss.png")[1])
             if live is None:
-                live = [{"role": "assistant", "content": table}]
+                live = [{"role": "assistant", "content": table}, {"role": "assistant", "content": ""}]
                 if _is_image(sample):
                     live.append({"role": "assistant", "content": {"path": sample}})
                 at = _at(messages, reply)
                 messages[at:at] = live
             live[0]["content"] = table
-            if _is_image(sample) and len(live) > 1:
-                live[1]["content"] = {"path": sample}
+            live[1]["content"] = {"path": chart}
+            if _is_image(sample) and len(live) > 2:
+                live[2]["content"] = {"path": sample}
             elif isinstance(sample, str) and not _is_image(sample):
                 live[0]["content"] += f"\n\nSample after epoch {event.row.epoch}: *{sample}*"
         elif isinstance(event, ToolProgress):
@@ -140,8 +142,12 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
             if event.ok:
                 at = _at(messages, reply)
                 image = event.trace.output.get("image")
+                chart = event.trace.training and loss_chart(
+                    event.trace.training, tempfile.mkstemp(suffix=".png")[1]
+                )
                 messages[at:at] = [
                     {"role": "assistant", "content": render_trace(event.trace)},
+                    *([{"role": "assistant", "content": {"path": chart}}] if chart else []),
                     *([{"role": "assistant", "content": {"path": image}}] if image else []),
                     {"role": "assistant", "content": {"path": save_trace(event.trace)}},
                 ]
