@@ -24,6 +24,7 @@ from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd,
 from tutor.llm.errors import explain_llm_error
 from tutor.quiz import open_engine
 from tutor.quiz_turn import QuizSession, QuizTurns
+from tutor.render import compare_table
 from tutor.router import Router
 from tutor.runner import run_tool
 from tutor.settings import Settings
@@ -154,6 +155,9 @@ class Tutor:
                 yield Notice(f"I do not know the command {message.split()[0]!r}.", "info")
                 yield TextDelta(self.router.help_text())
                 return
+            if route.kind == "compare":
+                yield from self._compare(route.text)
+                return
             if route.kind == "tool":
                 yield from self._demo(route.tool, {"prompt": route.text}, cancel)
                 return
@@ -183,6 +187,18 @@ class Tutor:
                     )
                 else:
                     yield Notice(event.error, level="error")
+
+    def _compare(self, prompt: str) -> Iterator[Event]:
+        """The open pipeline and the image API on one prompt, then what each let us observe."""
+        ends = []
+        for name in ("image_generation", "image_api"):
+            for event in run_tool(self.registry, name, {"prompt": prompt}):
+                yield event
+                if isinstance(event, ToolEnd):
+                    ends.append(event)
+                    if not event.ok:
+                        yield Notice(event.error, level="warning")
+        yield TextDelta(compare_table(*ends))
 
     def _grounded(self, message: str, hits: list[Hit]) -> Iterator[Event | _FirstToken]:
         """Lesson passage first (always right), then the small model's short explanation of it."""

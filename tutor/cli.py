@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
     ask.add_argument("question")
     demo = sub.add_parser("demo", help="run one demo tool and print its pipeline trace")
-    demo.add_argument("tool", help="text, train, dalle, or a tool name")
+    demo.add_argument("tool", help="text, image, train, dalle, or a tool name")
     demo.add_argument("prompt")
     demo.add_argument("--out", help="also write the trace (trace.json) into this folder")
     demo.add_argument("--max-new-tokens", type=int)
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--model", help="a transformers model id or local path; for train: gan, char_gpt, diffusion"
     )
+    demo.add_argument("--steps", type=int, help="image: denoising steps")
+    demo.add_argument("--guidance-scale", type=float, help="image: classifier-free guidance scale")
+    demo.add_argument("--scheduler", help="image: ddim, ddpm, euler or euler_ancestral")
     demo.add_argument("--epochs", type=int, help="train: epochs")
     demo.add_argument("--width", type=int, help="train: model width")
     demo.add_argument("--batch-size", type=int, help="train: batch size")
@@ -193,6 +196,7 @@ TOOL_ALIASES = {
 DEMO_OPTIONS = (
     *("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model"),
     *("epochs", "width", "batch_size", "learning_rate", "time_budget_s"),
+    *("steps", "guidance_scale", "scheduler"),
 )
 
 
@@ -210,9 +214,16 @@ def _demo(settings: Settings, args) -> int:
     except ToolError as e:
         print(f"genai-tutor: {e}", file=sys.stderr)
         return 1
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "trace.json").write_text(trace.model_dump_json(indent=2))
+    if args.out:  # the trace, and every image it shows (final image, previews, sample grids)
+        import shutil
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "trace.json").write_text(trace.model_dump_json(indent=2))
+        for artifact in [a for stage in trace.stages for a in stage.artifacts]:
+            source = Path(artifact.path)
+            if source.is_file():
+                shutil.copy2(source, out / f"{source.parent.name}-{source.name}")
     if args.json:
         print(trace.model_dump_json())
     else:

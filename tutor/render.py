@@ -127,3 +127,45 @@ def render_trace(trace) -> str:
         parts += ["#### Sampling, step by step (top candidates before sampling)", sampling_chart(trace)]
     parts.append(f"**Key insight:** {trace.key_insight}  \n*Total: {trace.total_ms / 1000:.1f} s*")
     return "\n\n".join(parts)
+
+
+def compare_table(open_run, api_run) -> str:
+    """Two ToolEnd events side by side: what an open pipeline and a hosted API each let us observe."""
+
+    def column(end) -> dict:
+        if not end.ok:
+            return {"ran": f"no: {end.error.split('.')[0]}"}
+        t = end.trace
+        tensors = sum(bool(s.input or s.output) for s in t.stages)
+        steps = next((len(s.data.get("steps", [])) for s in t.stages if s.name == "denoising"), None)
+        return {
+            "ran": f"yes, on {t.device}, {t.total_ms / 1000:.1f} s",
+            "stages observed": str(len(t.stages)),
+            "stages with tensor shapes": str(tensors),
+            "denoising steps seen": str(steps) if steps is not None else "none (hidden inside the service)",
+            "seed / reproducible": f"{t.seed} / yes" if t.device != "api" else "no seed / no",
+            "revised prompt": next(
+                (s.data["revised_prompts"][0] for s in t.stages if s.data.get("revised_prompts")), "—"
+            ),
+            "cost": next(
+                (
+                    f"≈ ${s.data['usd']:.3f}"
+                    for s in t.stages
+                    if s.name == "cost" and s.data.get("usd") is not None
+                ),
+                "free (runs here)" if t.device != "api" else "unknown",
+            ),
+        }
+
+    left, right = column(open_run), column(api_run)
+    rows = ["| | open pipeline (image_generation) | image API (image_api) |", "|---|---|---|"]
+    for key in dict.fromkeys([*left, *right]):
+        rows.append(f"| {key} | {left.get(key, '—')} | {right.get(key, '—')} |")
+    return (
+        "#### Side by side\n\n"
+        + "\n".join(rows)
+        + (
+            "\n\nThe open pipeline shows every step (its noise level, guidance and previews); the API shows "
+            "only what goes in and what comes out."
+        )
+    )

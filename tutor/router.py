@@ -17,7 +17,9 @@ from tools.registry import Registry
 COMMANDS = {
     "/explain": "/explain QUESTION: answer from the lessons, with sources",
     "/demo": "/demo text PROMPT: run a real language model and show its pipeline trace; "
-    "/demo train gan|gpt|diffusion: train a small model live; /demo dalle PROMPT: OpenAI's image API",
+    "/demo image PROMPT: a text-to-image diffusion pipeline, step by step; "
+    "/demo train gan|gpt|diffusion: train a small model live; /demo dalle PROMPT: OpenAI's image API; "
+    "/demo compare PROMPT: the open pipeline and the image API side by side",
     "/quiz": "/quiz [TOPIC | run | stop]: an adaptive quiz (also: *quiz me*, *quiz me on diffusion*)",
     "/help": "/help: this list",
 }
@@ -45,7 +47,7 @@ MARGIN = 0.05
 
 @dataclass(frozen=True)
 class Route:
-    kind: str  # "explain" | "tool" | "help" | "unknown" (quizzes are caught before routing)
+    kind: str  # "explain" | "tool" | "compare" | "help" | "unknown" (quizzes are caught before routing)
     text: str = ""  # the question, or the tool's prompt
     tool: str | None = None
 
@@ -101,6 +103,8 @@ class Router:
             return Route("explain", rest)
         if command == "/demo":
             kind, _, prompt = rest.partition(" ")
+            if kind == "compare" and prompt.strip():
+                return Route("compare", prompt.strip())
             name = DEMO_ALIASES.get(kind, kind)
             if name in self.registry.classes and prompt.strip():
                 return Route("tool", prompt.strip(), name)
