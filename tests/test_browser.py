@@ -154,3 +154,17 @@ def test_a_training_demo_streams_epochs_and_stops_on_request(page, output_dir):
     assert "Training trace, epoch by epoch" in text and "Key insight" in text
     assert "Training live" not in text  # the live view gave way to the full trace
     page.screenshot(path=str(output_dir / "training-stopped.png"), full_page=True)
+
+
+def test_an_image_is_generated_in_the_page(page, output_dir):
+    ask(
+        page,
+        "/demo image a red circle on a white background",
+        until="every number above was measured",
+        timeout_s=240,
+    )
+    chat = page.locator("#chat")
+    chat.get_by_text("image_generation finished").wait_for()
+    assert chat.locator("img").count() >= 2  # the step strip and the final image
+    assert "denoising" in chat.inner_text() and "Key insight" in chat.inner_text()
+    page.screenshot(path=str(output_dir / "image-demo.png"), full_page=True)

@@ -83,3 +83,13 @@ def test_demo_train_prints_the_training_trace(home, capsys):
     assert trace["tool"] == "training_demo" and trace["config"]["model"] == "gan"
     assert [row["epoch"] for row in trace["training"]] == [1, 2]
     assert all(math.isfinite(row["loss"]) for row in trace["training"])
+
+
+def test_demo_image_writes_the_image_and_previews(home, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main(["demo", "image", "a green square", "--steps", "3", "--out", str(out), "--json"]) == 0
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["tool"] == "image_generation" and len(trace["output"]["previews"]) == 3
+    written = sorted(p.name for p in out.iterdir())
+    assert "trace.json" in written and any(n.endswith("image.png") for n in written)
+    assert sum("step" in n for n in written) >= 3

@@ -190,3 +190,22 @@ def test_the_key_never_reaches_trace_logs_or_messages(api, caplog):
         api.image_error = script
         error_for(api, {"prompt": "a kite", "model": "dall-e-3"})
     assert KEY not in caplog.text
+
+
+def test_compare_runs_the_open_pipeline_and_the_api_on_one_prompt(settings, store):
+    from tests.fake_openai import FakeOpenAI
+    from tutor.chat import Tutor
+    from tutor.events import TextDelta, ToolEnd
+    from tutor.llm import make_chat_model
+    from tutor.settings import Settings
+
+    with FakeOpenAI() as api:
+        s = Settings.from_env(home=settings.home, openai_api_key="sk-test-key", openai_base_url=api.base_url)
+        tutor = Tutor(s, store, make_chat_model(s))
+        events = list(tutor.turn("/demo compare a red circle on a white background"))
+    ends = [e for e in events if isinstance(e, ToolEnd)]
+    assert [(e.name, e.ok) for e in ends] == [("image_generation", True), ("image_api", True)]
+    table = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "Side by side" in table and "denoising steps seen" in table
+    assert "| denoising steps seen | 25 | none (hidden inside the service) |" in table
+    assert "sk-test-key" not in table

@@ -86,3 +86,14 @@ def test_questions_about_a_training_run_are_read_from_its_epoch_rows(settings):
     below = [e for e, acc in fake.items() if acc < 0.7]
     expected = below[0] if below else min(fake, key=fake.get)
     assert _right(items["d-fake"]) == f"epoch {expected}"
+
+
+def test_questions_about_an_image_run_are_read_from_its_denoising_steps(settings):
+    from tools.image_generation import ImageGenerationTool
+
+    trace = ImageGenerationTool(settings)({"prompt": "a blue square", "steps": 4, "guidance_scale": 3.0})
+    items = {i.id.rsplit("-", 1)[-1]: i for i in trace_items(trace)}
+    steps = trace.stage("denoising").data["steps"]
+    assert _right(items["sigma"]) == f"it fell from {steps[0]['sigma']:.3g} to {steps[-1]['sigma_after']:.3g}"
+    assert steps[-1]["sigma_after"] < steps[0]["sigma"]
+    assert items["guidance"].answer is (trace.stage("guidance").data["unet_passes_per_step"] == 2)

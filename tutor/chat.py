@@ -182,7 +182,7 @@ class Tutor:
                 if event.ok:
                     yield TextDelta(
                         f"That was a real run of **{name}** on your prompt; every number above was measured "
-                        "in it. Ask me about any stage (for example *what is the logit lens?*), or run it "
+                        "in it. Ask me about any stage, or run it "
                         "again with another prompt."
                     )
                 else:

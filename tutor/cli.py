@@ -187,12 +187,6 @@ def _answers(turns, session, out):
         return iter(events)
 
 
-TOOL_ALIASES = {
-    "text": "text_generation",
-    "train": "training_demo",
-    "dalle": "image_api",
-    "image-api": "image_api",
-}
 DEMO_OPTIONS = (
     *("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model"),
     *("epochs", "width", "batch_size", "learning_rate", "time_budget_s"),
@@ -205,11 +199,12 @@ def _demo(settings: Settings, args) -> int:
 
     from tools.base import ToolError
     from tools.registry import Registry
+    from tutor.router import DEMO_ALIASES
 
     arguments = {"prompt": args.prompt}
     arguments.update({k: getattr(args, k) for k in DEMO_OPTIONS if getattr(args, k) is not None})
     try:
-        tool = Registry(settings).get(TOOL_ALIASES.get(args.tool, args.tool))
+        tool = Registry(settings).get(DEMO_ALIASES.get(args.tool, args.tool))
         trace = tool(arguments, progress=lambda line: print(f"… {line}", file=sys.stderr))
     except ToolError as e:
         print(f"genai-tutor: {e}", file=sys.stderr)

@@ -100,6 +100,20 @@ def loss_chart(rows, path: str) -> str:
     return path
 
 
+def preview_strip(paths: list[str], path: str, shown: int = 10, size: int = 96) -> str:
+    """Up to `shown` evenly spaced step previews side by side in one PNG (first and last included)."""
+    from PIL import Image
+
+    picks = [paths[round(i * (len(paths) - 1) / max(shown - 1, 1))] for i in range(min(shown, len(paths)))]
+    strip = Image.new("RGB", (size * len(picks), size), "white")
+    for i, p in enumerate(dict.fromkeys(picks)):
+        strip.paste(
+            Image.open(p).convert("RGB").resize((size, size), Image.Resampling.NEAREST), (i * size, 0)
+        )
+    strip.save(path)
+    return path
+
+
 def layer_table(trace) -> str:
     rows = ["| layer | output shape | summary |", "|---|---|---|"]
     rows += [f"| {row.name} | `{row.shape}` | {row.summary} |" for row in trace.layers]

@@ -25,6 +25,7 @@ COMMANDS = {
 }
 DEMO_ALIASES = {
     "text": "text_generation",
+    "image": "image_generation",
     "train": "training_demo",
     "dalle": "image_api",
     "image-api": "image_api",

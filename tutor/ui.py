@@ -26,7 +26,7 @@ from tutor.events import (
 from tutor.learner_store import LearnerError
 from tutor.quiz import LETTERS
 from tutor.quiz_turn import QuizSession
-from tutor.render import loss_chart, render_trace, training_table
+from tutor.render import loss_chart, preview_strip, render_trace, training_table
 
 EXAMPLES = [
     "How does Stable Diffusion work?",
@@ -142,12 +142,15 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
             if event.ok:
                 at = _at(messages, reply)
                 image = event.trace.output.get("image")
+                previews = event.trace.output.get("previews") or []
+                strip = previews and preview_strip(previews, tempfile.mkstemp(suffix="-steps.png")[1])
                 chart = event.trace.training and loss_chart(
                     event.trace.training, tempfile.mkstemp(suffix=".png")[1]
                 )
                 messages[at:at] = [
                     {"role": "assistant", "content": render_trace(event.trace)},
                     *([{"role": "assistant", "content": {"path": chart}}] if chart else []),
+                    *([{"role": "assistant", "content": {"path": strip}}] if strip else []),
                     *([{"role": "assistant", "content": {"path": image}}] if image else []),
                     {"role": "assistant", "content": {"path": save_trace(event.trace)}},
                 ]
