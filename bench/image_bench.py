@@ -21,9 +21,9 @@ from diffusers import DDIMScheduler
 
 from tools import shapes
 from tools.diffusion_pipeline import WEIGHTS, load_pipeline
-from tools.image_generation import ImageGenerationArgs
+from tools.image_generation import SHAPES_GUIDANCE
 
-DEFAULT_GUIDANCE = ImageGenerationArgs.model_fields["guidance_scale"].default  # the tool's
+DEFAULT_GUIDANCE = SHAPES_GUIDANCE  # the tool's default for the shipped model
 PHRASINGS = ("a {colour} {shape}", "draw a {colour} {shape} on a white background")
 
 

@@ -100,13 +100,19 @@ def loss_chart(rows, path: str) -> str:
     return path
 
 
+def _spread(total: int, shown: int) -> list[int]:
+    """At most `shown` indexes into `total` items, evenly spaced, first and last included."""
+    n = min(shown, total)
+    return sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(n)})
+
+
 def preview_strip(paths: list[str], path: str, shown: int = 10, size: int = 96) -> str:
     """Up to `shown` evenly spaced step previews side by side in one PNG (first and last included)."""
     from PIL import Image
 
-    picks = [paths[round(i * (len(paths) - 1) / max(shown - 1, 1))] for i in range(min(shown, len(paths)))]
+    picks = [paths[i] for i in _spread(len(paths), shown)]
     strip = Image.new("RGB", (size * len(picks), size), "white")
-    for i, p in enumerate(dict.fromkeys(picks)):
+    for i, p in enumerate(picks):
         strip.paste(
             Image.open(p).convert("RGB").resize((size, size), Image.Resampling.NEAREST), (i * size, 0)
         )
@@ -120,6 +126,24 @@ def layer_table(trace) -> str:
     return "\n".join(rows)
 
 
+def denoising_table(trace, shown: int = 12) -> str:
+    """Every denoising step (at most `shown`, evenly spaced): timestep, noise level, guidance, time."""
+    steps = trace.stage("denoising").data["steps"]
+    picks = _spread(len(steps), shown)
+    rows = [
+        "| step | timestep | noise level σ | σ after | guidance Δ (RMS) | predicted clean vs final | ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i in picks:
+        r = steps[i]
+        delta = "—" if r.get("guidance_delta_rms") is None else f"{r['guidance_delta_rms']:.3g}"
+        x0 = "—" if r.get("x0_rms_to_final") is None else f"{r['x0_rms_to_final']:.3g}"
+        sigmas = f"{r['sigma']:.3g} | {r['sigma_after']:.3g}"
+        rows.append(f"| {r['step']} | {r['timestep']:g} | {sigmas} | {delta} | {x0} | {r['ms']:.0f} |")
+    more = f"\n\n{len(steps) - len(picks)} more steps in the trace JSON." if len(steps) > len(picks) else ""
+    return "\n".join(rows) + more
+
+
 def render_trace(trace) -> str:
     parts = [f"### {trace.title}", f"Prompt: *{trace.prompt}* · device `{trace.device}` · seed {trace.seed}"]
     if "text" in trace.output:
@@ -128,6 +152,9 @@ def render_trace(trace) -> str:
     tokens = next((s.data.get("tokens") for s in trace.stages if s.name == "tokenization"), None)
     if tokens:
         parts.append("**Tokens:** " + " ".join(f"`{t!r}`" for t in tokens[:60]))
+    if any(s.name == "denoising" for s in trace.stages):
+        parts += ["#### Denoising, step by step (previews below: the sample, then the predicted clean image)"]
+        parts.append(denoising_table(trace))
     if trace.training:
         parts += ["#### Training trace, epoch by epoch (measured in this run)", training_table(trace)]
     if trace.layers and "top" in trace.layers[0].data:

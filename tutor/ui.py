@@ -144,6 +144,13 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
                 image = event.trace.output.get("image")
                 previews = event.trace.output.get("previews") or []
                 strip = previews and preview_strip(previews, tempfile.mkstemp(suffix="-steps.png")[1])
+                clean = [
+                    a.path
+                    for st in event.trace.stages
+                    for a in st.artifacts
+                    if "predicted clean" in a.caption
+                ]
+                clean_strip = clean and preview_strip(clean, tempfile.mkstemp(suffix="-x0.png")[1])
                 chart = event.trace.training and loss_chart(
                     event.trace.training, tempfile.mkstemp(suffix=".png")[1]
                 )
@@ -151,6 +158,7 @@ def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[
                     {"role": "assistant", "content": render_trace(event.trace)},
                     *([{"role": "assistant", "content": {"path": chart}}] if chart else []),
                     *([{"role": "assistant", "content": {"path": strip}}] if strip else []),
+                    *([{"role": "assistant", "content": {"path": clean_strip}}] if clean_strip else []),
                     *([{"role": "assistant", "content": {"path": image}}] if image else []),
                     {"role": "assistant", "content": {"path": save_trace(event.trace)}},
                 ]
