@@ -131,3 +131,19 @@ def test_agent_gets_out_of_range_arguments_back_to_fix(settings, store):
     assert events[-1].answer == "I will use fewer tokens."
     tool_message = requests[1]["body"]["messages"][-1]
     assert tool_message["role"] == "tool" and "max_new_tokens" in tool_message["content"]
+
+
+def test_stop_reaches_a_training_demo_the_model_started(settings, store):
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()  # the learner pressed Stop: the run ends before its first batch
+    args = '{"prompt": "train a GAN", "model": "gan", "epochs": 2, "width": 8}'
+    with FakeOpenAI() as api:
+        api.script = [{"tool_calls": [("training_demo", args)]}, "The run was stopped."]
+        s = Settings.from_env(
+            home=settings.home, llm="openai", openai_api_key="sk-test-key", openai_base_url=api.base_url
+        )
+        events = list(Tutor(s, store, make_chat_model(s)).turn("train a GAN", cancel=cancel))
+    end = next(e for e in events if isinstance(e, ToolEnd))
+    assert end.name == "training_demo" and not end.ok and "cancel" in end.error.lower()

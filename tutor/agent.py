@@ -25,13 +25,13 @@ AGENT_RULES = (
 )
 
 
-def _tools(registry: Registry, pending: list[Event]) -> list[StructuredTool]:
+def _tools(registry: Registry, pending: list[Event], cancel=None) -> list[StructuredTool]:
     """LangChain tools that run registry tools and park their events in `pending` for the turn."""
 
     def make(name: str) -> StructuredTool:
         def call(**kwargs) -> str:
             args = {k: v for k, v in kwargs.items() if v is not None}
-            events = list(run_tool(registry, name, args))
+            events = list(run_tool(registry, name, args, cancel))
             pending.extend(events)
             end = events[-1]
             if not end.ok:
@@ -50,11 +50,14 @@ def _tools(registry: Registry, pending: list[Event]) -> list[StructuredTool]:
     return [make(name) for name in registry.names()]
 
 
-def agent_stream(chat_model, registry: Registry, system_prompt: str, messages: list) -> Iterator[Event]:
-    """Run the agent on the conversation; yield text deltas and tool events as they happen."""
+def agent_stream(
+    chat_model, registry: Registry, system_prompt: str, messages: list, cancel=None
+) -> Iterator[Event]:
+    """Run the agent on the conversation; yield text deltas and tool events as they happen. Setting
+    `cancel` (a threading.Event) stops a training demo the model started."""
     pending: list[Event] = []
     agent = create_agent(
-        chat_model, tools=_tools(registry, pending), system_prompt=system_prompt + AGENT_RULES
+        chat_model, tools=_tools(registry, pending, cancel), system_prompt=system_prompt + AGENT_RULES
     )
     for mode, item in agent.stream({"messages": messages}, stream_mode=["messages", "updates"]):
         if mode == "messages":

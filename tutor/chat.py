@@ -166,7 +166,7 @@ class Tutor:
         timings["retrieval_ms"] = _ms(start)
         relevant = [h for h in hits if h.score >= self.settings.min_relevance]
         if self.settings.llm != "local":
-            yield from self._agent(message, relevant, history)
+            yield from self._agent(message, relevant, history, cancel)
         elif relevant:
             yield from self._grounded(message, relevant)
         else:
@@ -213,7 +213,9 @@ class Tutor:
         yield TextDelta("**In short:** ")
         yield from self._model_stream(messages, stop=["\n\n"])  # one paragraph: small models ramble
 
-    def _agent(self, message: str, hits: list[Hit], history: list[dict]) -> Iterator[Event | _FirstToken]:
+    def _agent(
+        self, message: str, hits: list[Hit], history: list[dict], cancel: threading.Event | None = None
+    ) -> Iterator[Event | _FirstToken]:
         """Tool-calling policy: the model answers from numbered passages (citing [n]) or runs demos."""
         passages = "\n\n".join(f"[{i}] {h.title} — {h.section}\n{h.text}" for i, h in enumerate(hits, 1))
         messages: list[BaseMessage] = []
@@ -225,7 +227,7 @@ class Tutor:
         system = CITING_SYSTEM.format(passages=passages or "(no lesson passage matches this message)")
         first = True
         try:
-            for event in agent_stream(self.chat_model, self.registry, system, messages):
+            for event in agent_stream(self.chat_model, self.registry, system, messages, cancel):
                 if first and isinstance(event, TextDelta):
                     first = False
                     yield _FirstToken(time.perf_counter())
