@@ -184,7 +184,7 @@ Reproduce: `python -m tools.train_shapes --seed {cfg.seed} --steps {cfg.steps} -
 | dataset | {figures["images"]} images, {figures["distinct_captions"]} distinct captions (seed {cfg.seed}) |
 | steps x batch size | {cfg.steps} x {cfg.batch_size} |
 | learning rate | {cfg.lr} peak, {cfg.warmup} warm-up steps, cosine decay |
-| final loss (noise MSE, last {cfg.log_every} steps) | {figures["final_loss"]} |
+| final loss (min-SNR weighted v MSE, last {cfg.log_every} steps) | {figures["final_loss"]} |
 | device | {figures["device"]} ({figures["cpu"]}, {figures["threads"]} threads) |
 | wall time | {figures["wall_seconds"]} s |
 | versions | {figures["versions"]} |
