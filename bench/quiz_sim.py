@@ -29,7 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from knowledge.lessons import load_concepts  # noqa: E402
 from knowledge.quizbank import load_bank  # noqa: E402
-from tutor.learner import MASTERY, BKTParams, bkt_update, elo_update, guess_probability  # noqa: E402
+from tutor.learner import (  # noqa: E402
+    DIFFICULTY_RATING,
+    MASTERY,
+    BKTParams,
+    bkt_update,
+    elo_update,
+    guess_probability,
+)
 from tutor.learner_store import ConceptState  # noqa: E402
 from tutor.quiz import choose_concept, choose_item  # noqa: E402
 
@@ -84,7 +91,7 @@ def simulate(policy: str, concepts, bank, by_concept, learner_seed: int) -> tupl
         state = states.get(item.concept, ConceptState(params.p_init))
         n_options = len(item.options) if item.type == "multiple_choice" else 0
         p_after = bkt_update(state.p_known, correct, guess_probability(item.type, n_options), params)
-        rating, answers = ratings.get(item.id, ({1: -1.0, 2: 0.0, 3: 1.0}[item.difficulty], 0))
+        rating, answers = ratings.get(item.id, (DIFFICULTY_RATING[item.difficulty], 0))
         ability, rating = elo_update(state.ability, rating, answers, correct)
         ratings[item.id] = (rating, answers + 1)
         if state.p_known < MASTERY <= p_after and not learner.known[item.concept]:

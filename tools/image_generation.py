@@ -14,7 +14,6 @@ previewed through a linear latent -> RGB map fitted on the run's final image (ch
 
 from __future__ import annotations
 
-import inspect
 import math
 import tempfile
 import time
@@ -27,6 +26,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from tools.base import Progress, Tool, ToolError
+from tools.denoising_readout import fit_latent_to_rgb, noise_level, predict_x0, preview, rms, sigma_after
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
 SCHEDULERS = {  # name -> diffusers class name
@@ -36,7 +36,6 @@ SCHEDULERS = {  # name -> diffusers class name
     "euler_ancestral": "EulerAncestralDiscreteScheduler",
 }
 VIEW_PX = 256  # small images are enlarged (nearest neighbour) to at least this for viewing
-PREVIEW_PX = 128
 
 
 SHAPES_GUIDANCE = 1.5  # the shipped model's best guidance scale (bench/image_bench.py)
@@ -63,18 +62,6 @@ class ImageGenerationArgs(BaseModel):
         None,
         description="A diffusers text-to-image pipeline id or local folder; default: the shapes model.",
     )
-
-
-def _rgb(x: torch.Tensor, to_rgb) -> Image.Image:
-    """One sample (C, h, w) -> an enlarged RGB preview."""
-    pixels = to_rgb(x.float().cpu()).clamp(0, 1).permute(1, 2, 0).numpy()  # (h, w, 3) in [0, 1]
-    img = Image.fromarray((pixels * 255).round().astype(np.uint8))
-    scale = max(1, math.ceil(PREVIEW_PX / img.width))
-    return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-
-
-def _rms(x: torch.Tensor) -> float:
-    return round(float(x.float().pow(2).mean().sqrt()), 5)
 
 
 class ImageGenerationTool(Tool):
@@ -169,24 +156,24 @@ class ImageGenerationTool(Tool):
             pred = seen["unet"][-1]  # (2, C, h, w) with guidance: [empty prompt, prompt]
             if pred.shape[0] == 2 * x.shape[0]:
                 uncond, cond = pred.chunk(2)
-                eps, delta = uncond + args.guidance_scale * (cond - uncond), _rms(cond - uncond)
+                eps, delta = uncond + args.guidance_scale * (cond - uncond), rms(cond - uncond)
             else:
                 eps, delta = pred, None
-            sigma, ab = _noise_level(sched, i, timestep)
-            sigma_after = _sigma_after(sched, i)
+            sigma, ab = noise_level(sched, i, timestep)
+            sigma_next = sigma_after(sched, i)
             seen["steps"].append(
                 {
                     "step": i + 1,
                     "timestep": round(float(timestep), 3),
                     "sigma": round(sigma, 5),
                     "alpha_bar": round(ab, 6),
-                    "sigma_after": round(sigma_after, 5),
+                    "sigma_after": round(sigma_next, 5),
                     "ms": round((end - seen["unet_start"][-1]) * 1000, 2),  # U-Net, guidance, step
-                    "noise_pred_rms": _rms(eps),
+                    "noise_pred_rms": rms(eps),
                     "guidance_delta_rms": delta,
                     # Euler samples are x0 + sigma * eps: shown divided by sqrt(1 + sigma^2), like DDIM's
-                    "_sample": (x / math.sqrt(1 + sigma_after**2) if hasattr(sched, "sigmas") else x).cpu(),
-                    "_x0": _predict_x0(sched, prev, eps, ab, sigma).cpu(),
+                    "_sample": (x / math.sqrt(1 + sigma_next**2) if hasattr(sched, "sigmas") else x).cpu(),
+                    "_x0": predict_x0(sched, prev, eps, ab, sigma).cpu(),
                 }
             )
             progress(f"step {i + 1}/{args.steps}: timestep {int(timestep)}, noise level σ={sigma:.3g}")
@@ -268,20 +255,20 @@ class ImageGenerationTool(Tool):
         # Previews: pixels directly, or latents through a linear map fitted on this run's final image.
         final_x = steps[-1]["_sample"][0]  # (C, h, w)
         if latent:
-            to_rgb, fit_rms = _fit_latent_to_rgb(final_x, image)
+            to_rgb, fit_rms = fit_latent_to_rgb(final_x, image)
         else:
             to_rgb, fit_rms = (lambda v: v / 2 + 0.5), None
         previews, artifacts = [], []
         noise_path = out_dir / "noise.png"
-        _rgb(noise[0], to_rgb).save(noise_path)
+        preview(noise[0], to_rgb).save(noise_path)
         for row in steps:
             sample_path, x0_path = (
                 out_dir / f"step{row['step']:03d}.png",
                 out_dir / f"x0_{row['step']:03d}.png",
             )
-            _rgb(row["_sample"][0], to_rgb).save(sample_path)
-            _rgb(row["_x0"][0], to_rgb).save(x0_path)
-            row["x0_rms_to_final"] = _rms(row["_x0"][0] - final_x)
+            preview(row["_sample"][0], to_rgb).save(sample_path)
+            preview(row["_x0"][0], to_rgb).save(x0_path)
+            row["x0_rms_to_final"] = rms(row["_x0"][0] - final_x)
             row["sample_preview"], row["x0_preview"] = str(sample_path), str(x0_path)
             previews.append(str(sample_path))
             artifacts += [
@@ -418,58 +405,6 @@ class ImageGenerationTool(Tool):
             key_insight=_insight(steps, args, seen["run_ms"], final_data.get("pixel_classifier")),
             total_ms=clock.total_ms(),
         )
-
-
-def _noise_level(sched, i: int, timestep) -> tuple[float, float]:
-    """(sigma, alpha_bar) of the sample going into step i: x = sqrt(ab) x0 + sqrt(1 - ab) eps, and
-    sigma = sqrt((1 - ab) / ab) is the noise's size relative to the image (the Euler schedulers' sigma)."""
-    if hasattr(sched, "sigmas"):
-        sigma = float(sched.sigmas[i])
-        return sigma, 1 / (1 + sigma**2)
-    ab = float(sched.alphas_cumprod[int(timestep)])
-    return math.sqrt((1 - ab) / ab), ab
-
-
-def _sigma_after(sched, i: int) -> float:
-    """The noise level of the sample a step returns (0 after the last)."""
-    if hasattr(sched, "sigmas"):
-        return float(sched.sigmas[i + 1])
-    if i + 1 >= len(sched.timesteps):
-        return 0.0
-    return _noise_level(sched, i + 1, sched.timesteps[i + 1])[0]
-
-
-def _predict_x0(sched, x: torch.Tensor, pred: torch.Tensor, ab: float, sigma: float) -> torch.Tensor:
-    """The clean image implied by the sample x before a step and the model's guided prediction."""
-    if hasattr(sched, "sigmas"):
-        x = x / math.sqrt(1 + sigma**2)  # Euler samples are x0 + sigma eps: back to sqrt(ab) x0 + ... form
-    kind = sched.config.prediction_type
-    if kind == "epsilon":
-        x0 = (x - math.sqrt(1 - ab) * pred) / math.sqrt(ab)
-    elif kind == "v_prediction":
-        x0 = math.sqrt(ab) * x - math.sqrt(1 - ab) * pred
-    else:  # "sample": the model predicts x0 itself
-        x0 = pred
-    # DDPM/DDIM clip x0 when configured; Euler's config may carry the key but ignores it
-    if "clip_sample" in inspect.signature(type(sched)).parameters and sched.config.clip_sample:
-        x0 = x0.clamp(-sched.config.clip_sample_range, sched.config.clip_sample_range)
-    return x0
-
-
-def _fit_latent_to_rgb(latents: torch.Tensor, image: Image.Image):
-    """A linear map latents (C, h, w) -> RGB fitted by least squares to the decoded final image."""
-    c, h, w = latents.shape
-    target = torch.from_numpy(np.array(image.convert("RGB").resize((w, h), Image.Resampling.BOX)))
-    target = target.float().reshape(-1, 3) / 255  # (h*w, 3)
-    feats = torch.cat([latents.reshape(c, -1).T, torch.ones(h * w, 1)], dim=1)  # (h*w, C + 1)
-    weights = torch.linalg.lstsq(feats, target).solution  # (C + 1, 3)
-    rms = float((feats @ weights - target).pow(2).mean().sqrt())
-
-    def to_rgb(x: torch.Tensor) -> torch.Tensor:  # (C, h, w) -> (3, h, w)
-        flat = torch.cat([x.reshape(c, -1).T, torch.ones(h * w, 1)], dim=1)
-        return (flat @ weights).T.reshape(3, h, w)
-
-    return to_rgb, rms
 
 
 def _insight(steps: list[dict], args: ImageGenerationArgs, run_ms: float, read: dict | None) -> str:

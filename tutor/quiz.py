@@ -9,7 +9,6 @@ embedded model), with the reasons shown. Every answer is one transaction in the 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from fsrs import Card, Rating, Scheduler
 
 from knowledge.lessons import Concept
 from knowledge.quizbank import QuizItem
+from tutor.grading import grade_by_similarity, grade_with_model
 from tutor.learner import (
     DIFFICULTY_RATING,
     MASTERY,
@@ -36,10 +36,6 @@ from tutor.learner_store import Attempt, ConceptState, LearnerError, LearnerStor
 CONFIRM_FROM = 0.6  # P(known) from which choose_item prefers items that are hard to guess
 GUESS_PENALTY = 1.0  # weight of an item's guess probability while confirming mastery
 SEEN_PENALTY = 0.15  # per earlier answer of the same item: prefer fresh items at a similar difficulty
-SIMILARITY_PASS = 0.6  # short answers: cosine similarity to the reference answer
-KEY_POINT_HIT = 0.55  # short answers: similarity of a key point to a sentence of the answer
-WORDS_HIT = 0.6  # ... or the share of the key point's content words that the answer uses
-FILLER = {"the", "of", "to", "and", "or", "in", "on", "for", "is", "are", "be", "it", "its", "that", "this"}
 TOPIC_MATCH = 0.35  # "quiz me on X": similarity at which X names a concept
 STOP_WORDS = {"quiz", "test", "ask", "question", "about", "the", "and", "some", "more", "please", "again"}
 LETTERS = "ABCDE"
@@ -99,11 +95,6 @@ class Progress:
     attempts: int
     correct: int
     mastered: int = field(default=0)
-
-
-def _content_words(text: str) -> set[str]:
-    """Words that carry meaning, cut to five letters so that 'predicts' meets 'prediction'."""
-    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2 and w not in FILLER}
 
 
 def _stem(word: str) -> str:
@@ -307,66 +298,8 @@ class QuizEngine:
                 False,
                 f"*Misconception: {option.misconception}.* {option.feedback}\n\nThe answer: **{right}**",
             )
-        if self.grader is not None:
-            graded = self._grade_with_model(item, text)
-            if graded is not None:
-                return graded
-        return self._grade_by_similarity(item, text)
-
-    def _grade_by_similarity(self, item: QuizItem, text: str) -> tuple[bool, str]:
-        """Embedded model: the whole answer against the reference, each key point against the answer's
-        closest sentence or by the share of its words the answer uses."""
-        sentences = [s for s in re.split(r"(?<=[.!?;,])\s+", text) if s.strip()] or [text]
-        vectors = np.array(self.embedder.embed([text, item.reference, *sentences, *item.key_points]))
-        similarity = float(vectors[0] @ vectors[1])
-        per_sentence = (
-            vectors[2 + len(sentences) :] @ vectors[2 : 2 + len(sentences)].T
-        )  # (points, sentences)
-        used = _content_words(text)
-        covered = [
-            kp
-            for kp, best in zip(item.key_points, per_sentence.max(axis=1), strict=True)
-            if best >= KEY_POINT_HIT or len(_content_words(kp) & used) >= WORDS_HIT * len(_content_words(kp))
-        ]
-        needed = (len(item.key_points) + 1) // 2
-        correct = similarity >= SIMILARITY_PASS and len(covered) >= needed
-        missing = [kp for kp in item.key_points if kp not in covered]
-        why = (
-            f"Graded by meaning (embedding similarity): your answer is {similarity:.0%} similar to the "
-            f"reference answer (pass: {SIMILARITY_PASS:.0%}) and covers {len(covered)} of "
-            f"{len(item.key_points)} key points (pass: {needed})."
-        )
-        if missing:
-            why += " Missing: " + "; ".join(missing) + "."
-        return correct, why + f"\n\nA model answer: *{item.reference}*"
-
-    def _grade_with_model(self, item: QuizItem, text: str) -> tuple[bool, str] | None:
-        """The backend grades against the key points; None when its reply cannot be used."""
-        from langchain_core.messages import HumanMessage, SystemMessage
-
-        points = "\n".join(f"- {kp}" for kp in item.key_points)
-        prompt = (
-            f"Question: {item.question}\nReference answer: {item.reference}\nKey points:\n{points}\n\n"
-            f"Learner's answer: {text}\n\nReply with JSON only: "
-            '{"correct": true|false, "covered": [key points covered], "missing": [key points missing], '
-            '"explanation": "two sentences for the learner"}. Correct means at least half the key points '
-            "are covered and nothing said is wrong."
-        )
-        try:
-            reply = self.grader.invoke(
-                [SystemMessage("You grade short quiz answers fairly."), HumanMessage(prompt)]
-            )
-            found = re.search(r"\{.*\}", reply.text, re.S)
-            verdict = json.loads(found.group(0)) if found else None
-            correct = verdict["correct"] if isinstance(verdict, dict) else None
-        except Exception:  # an unusable reply or a backend error: grade by similarity instead
-            return None
-        if not isinstance(correct, bool):
-            return None
-        why = f"Graded by the model against the key points: {verdict.get('explanation', '')}"
-        if verdict.get("missing"):
-            why += " Missing: " + "; ".join(map(str, verdict["missing"])) + "."
-        return correct, why + f"\n\nA model answer: *{item.reference}*"
+        graded = grade_with_model(self.grader, item, text) if self.grader is not None else None
+        return graded or grade_by_similarity(self.embedder, item, text)
 
     def _record(self, learner_id: int, question: Question, text: str, correct: bool, why: str) -> Feedback:
         item, now = question.item, self.clock()
