@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 import uuid
+from pathlib import Path
 
 import gradio as gr
 
 from tutor.chat import Tutor, build_tutor
 from tutor.quiz_turn import QuizSession
+from tutor.runner import SessionRuns
 from tutor.settings import Settings
 from tutor.ui import (
     EXAMPLES,
@@ -32,6 +33,9 @@ INTRO = (
 def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> gr.Blocks:
     settings = settings or Settings.from_env()
     tutor = tutor or build_tutor(settings)
+    # Gradio keeps copies of what it shows (and uploads) in its own cache: inside the artifacts folder,
+    # so the page serves one folder, bounded by the same retention.
+    os.environ["GRADIO_TEMP_DIR"] = str(settings.artifacts_dir / "gradio")
     with gr.Blocks(title="genai-tutor", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(
@@ -68,10 +72,10 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
             )
             summary = gr.Markdown("Type your name and **quiz me** to start.", elem_id="progress-summary")
             with gr.Row():
-                refresh = gr.Button("Refresh", size="sm")
-                export = gr.Button("Export my progress", size="sm")
-                sure = gr.Checkbox(label="Yes, erase my progress", value=False)
-                reset = gr.Button("Reset my progress", size="sm", variant="stop")
+                refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
+                export = gr.Button("Export my progress", size="sm", elem_id="export")
+                sure = gr.Checkbox(label="Yes, erase my progress", value=False, elem_id="reset-sure")
+                reset = gr.Button("Reset my progress", size="sm", variant="stop", elem_id="reset")
             exported = gr.File(label="Your progress (JSON)", visible=True, elem_id="export-file")
 
         # The browser's own random id, kept in its local storage: with the name it identifies the learner,
@@ -81,15 +85,21 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
         who = [name, browser]
         show_progress = functools.partial(progress_view, tutor)
         panel = [mastery, summary]
-        stops: dict[str, threading.Event] = {}  # per page session: set by "Stop training"
+        runs: dict[str, SessionRuns] = {}  # per page session: its one demo at a time and its Stop button
 
         def turn(message, messages, learner, quiz: QuizSession | None, token, request: gr.Request):
-            cancel = stops.setdefault(request.session_hash or "", threading.Event())
-            cancel.clear()
-            yield from respond(tutor, message, messages, learner, quiz, cancel, token)
+            mine = runs.setdefault(request.session_hash or "", SessionRuns())
+            mine.new_turn()
+            yield from respond(tutor, message, messages, learner, quiz, mine, token)
 
         def stop_training(request: gr.Request) -> None:
-            stops.get(request.session_hash or "", threading.Event()).set()
+            if request.session_hash in runs:
+                runs[request.session_hash].cancel.set()
+
+        def closed(request: gr.Request) -> None:  # the tab is gone: stop its demo, forget its state
+            gone = runs.pop(request.session_hash or "", None)
+            if gone is not None:
+                gone.cancel.set()
 
         for trigger in (box.submit, send.click):
             trigger(turn, [box, chat, name, session, browser], [box, chat, session], api_name=False).then(
@@ -104,6 +114,7 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
         )
         clear.click(lambda: ("", []), None, [box, chat], api_name=False)
         stop.click(stop_training, None, None, api_name=False, queue=False)
+        demo.unload(closed)
         refresh.click(show_progress, who, panel, api_name=False)
         name.submit(show_progress, who, panel, api_name=False)
         export.click(functools.partial(export_progress, tutor), who, [exported, summary], api_name=False)
@@ -126,10 +137,18 @@ def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 
     if warm:  # load the embedded model now, not on the first question
         warm()
     build_app(settings, tutor).queue(default_concurrency_limit=4).launch(
-        server_name=host,
-        server_port=port,
-        allowed_paths=[str(settings.home)],  # demo images and previews
+        server_name=host, server_port=port, **served_paths(settings)
     )
+
+
+def served_paths(settings: Settings) -> dict[str, list[str]]:
+    """`launch` arguments: the artifacts folder is served; everything else in the data directory
+    (the learner store, the vector store, the model cache) is blocked, even if it moves inside."""
+    home, artifacts = Path(settings.home).resolve(), settings.artifacts_dir.resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    private = {home / name for name in ("learners.db", "learners.db-wal", "learners.db-shm", "chroma")}
+    private |= {p for p in home.iterdir() if p != artifacts}
+    return {"allowed_paths": [str(artifacts)], "blocked_paths": sorted(str(p) for p in private)}
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ class Hit:
         return asdict(self)
 
 
+MAX_K = 20  # results per query
+
+
 def open_client(home: Path, chroma_url: str | None = None):
     """The embedded store under `home`, or a Chroma server when `chroma_url` is set."""
     settings = chromadb.Settings(anonymized_telemetry=False)
@@ -111,6 +114,8 @@ class KnowledgeStore:
 
     def search_many(self, queries: list[str], k: int = 3, per_lesson: int = PER_LESSON) -> list[list[Hit]]:
         """The k best chunks for each query, best first, at most `per_lesson` from one lesson."""
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}, not {k}")
         count = self.count()
         if not count:
             return [[] for _ in queries]

@@ -73,7 +73,7 @@ def test_commands(tutor):
     quiz = next(tutor.turn("/quiz"))  # no session, so no learner name
     assert isinstance(quiz, Notice) and "name" in quiz.text.lower()
     unknown = list(tutor.turn("/paint a cat"))
-    assert "do not know the command '/paint'" in unknown[0].text and "/help" in unknown[1].text
+    assert "do not know the command `/paint`" in unknown[0].text and "/help" in unknown[1].text
 
 
 def test_demo_command_runs_the_tool_and_reports_it(tutor):
@@ -134,16 +134,16 @@ def test_agent_gets_out_of_range_arguments_back_to_fix(settings, store):
 
 
 def test_stop_reaches_a_training_demo_the_model_started(settings, store):
-    import threading
+    from tutor.runner import SessionRuns
 
-    cancel = threading.Event()
-    cancel.set()  # the learner pressed Stop: the run ends before its first batch
+    runs = SessionRuns()
+    runs.cancel.set()  # the learner pressed Stop: the run ends before its first batch
     args = '{"prompt": "train a GAN", "model": "gan", "epochs": 2, "width": 8}'
     with FakeOpenAI() as api:
         api.script = [{"tool_calls": [("training_demo", args)]}, "The run was stopped."]
         s = Settings.from_env(
             home=settings.home, llm="openai", openai_api_key="sk-test-key", openai_base_url=api.base_url
         )
-        events = list(Tutor(s, store, make_chat_model(s)).turn("train a GAN", cancel=cancel))
+        events = list(Tutor(s, store, make_chat_model(s)).turn("train a GAN", runs=runs))
     end = next(e for e in events if isinstance(e, ToolEnd))
     assert end.name == "training_demo" and not end.ok and "cancel" in end.error.lower()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import tempfile
 
 import pytest
 from PIL import Image
@@ -18,8 +17,7 @@ KEY = "sk-test-image-SECRET-4c1f"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the tool's output folders land here
+def _isolated(monkeypatch):
     monkeypatch.delenv("TUTOR_IMAGE_MODEL", raising=False)
     monkeypatch.setenv("TUTOR_IMAGE_TIMEOUT_S", "5")
 

@@ -31,7 +31,7 @@ class ReverseTool(Tool):
     Args = ReverseArgs
     examples = ["reverse my text"]
 
-    def run(self, args, progress):
+    def run(self, args, ctx):
         clock = Clock()
         with clock.stage() as t:
             text = args.prompt[::-1]

@@ -292,10 +292,80 @@ def test_short_answers_are_graded_by_a_tool_calling_backend_against_the_key_poin
 
 
 def test_the_same_name_in_another_browser_is_another_learner(engine):
-    q = engine.next_question("Ada", token="browser-one")
-    engine.answer("Ada", right_answer(q), q.id, token="browser-one")
-    assert engine.progress("Ada", token="browser-one").attempts == 1
+    import uuid
+
+    ONE, TWO = uuid.uuid4().hex, uuid.uuid4().hex  # noqa: N806 (the two browsers' ids)
+    q = engine.next_question("Ada", token=ONE)
+    engine.answer("Ada", right_answer(q), q.id, token=ONE)
+    assert engine.progress("Ada", token=ONE).attempts == 1
     with pytest.raises(LearnerError, match="no progress"):
-        engine.progress("Ada", token="browser-two")  # typing Ada's name elsewhere shows nothing of hers
+        engine.progress("Ada", token=TWO)  # typing Ada's name elsewhere shows nothing of hers
     with pytest.raises(LearnerError, match="no progress"):
         engine.progress("Ada")
+
+
+def test_a_page_without_a_browser_id_reaches_no_learner(engine):
+    engine.next_question("Ada")  # a terminal learner called Ada
+    for token in ("", "x" * 32, "../../etc", "A" * 32):
+        with pytest.raises(LearnerError, match="no learner id"):
+            engine.progress("Ada", token=token)
+
+
+def test_two_answers_at_once_from_one_learner_count_once(engine):
+    """Two tabs answer the same open question at the same moment, 12 times over: each question is
+    counted once, and mastery agrees with the attempts (the state is read inside the write)."""
+    import threading
+
+    rounds = 12
+    refused = 0
+    for _ in range(rounds):
+        q = engine.next_question("Ada")
+        start, results = threading.Barrier(2), []
+
+        def tab(q=q, start=start, results=results) -> None:
+            start.wait()
+            try:
+                results.append(engine.answer("Ada", right_answer(q), q.id))
+            except LearnerError as e:
+                results.append(e)
+
+        threads = [threading.Thread(target=tab) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(isinstance(r, LearnerError) for r in results) == 1
+        refused += 1
+    learner = engine.store.learner("Ada", create=False)
+    attempts = engine.store.attempts(learner)
+    assert len(attempts) == rounds == refused
+    per_concept: dict[str, int] = {}
+    for a in attempts:
+        per_concept[a["concept"]] = per_concept.get(a["concept"], 0) + 1
+    states = engine.store.mastery(learner)
+    assert {c: s.attempts for c, s in states.items()} == per_concept
+    answers = {i: n for i, (_r, n) in engine.store.item_stats().items()}
+    assert sum(answers.values()) == rounds  # every answer moved its item's rating exactly once
+
+
+def test_learners_answering_one_item_at_once_lose_no_rating_update(engine):
+    """Eight learners answer the same item at once: its answer count is eight (a read outside the
+    transaction would let two answers build on the same old rating)."""
+    import threading
+
+    item = engine.by_concept[engine.concepts[0].slug][0]
+    questions = {}
+    for i in range(8):
+        questions[i] = engine.pose(engine.store.learner(f"L{i}"), item, "bank")
+    start = threading.Barrier(8)
+
+    def learner(i: int) -> None:
+        start.wait()
+        engine.answer(f"L{i}", right_answer(questions[i]), questions[i].id)
+
+    threads = [threading.Thread(target=learner, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert engine.store.item_stats()[item.id][1] == 8

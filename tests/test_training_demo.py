@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tools.base import ToolError
+from tools.base import RunContext, ToolError
 from tools.training_demo import TrainingDemoTool, infer_model
 
 TINY = {
@@ -40,7 +40,7 @@ def tool(settings):
 def gan(tool):
     lines: list[str] = []
     rows = []
-    trace = tool({**TINY["gan"], "epochs": 2}, progress=lines.append, on_epoch=rows.append)
+    trace = tool({**TINY["gan"], "epochs": 2}, RunContext(progress=lines.append, on_row=rows.append))
     return trace, lines, rows
 
 
@@ -133,13 +133,13 @@ def test_cancel_from_the_progress_callback(tool):
         if line.startswith("epoch 1/"):
             cancel.set()
 
-    trace = tool({**TINY["gan"], "epochs": 5}, progress=progress, cancel=cancel)
+    trace = tool({**TINY["gan"], "epochs": 5}, RunContext(progress=progress, cancel=cancel))
     assert len(trace.training) == 1 and trace.stage("training").data["stopped"] == "cancelled"
     assert "Cancelled by the learner after 1 full epoch." in trace.stage("training").note
 
 
 def test_tool_cancel_stops_a_running_run(tool):
-    trace = tool({**TINY["gan"], "epochs": 5}, on_epoch=lambda row: tool.cancel())
+    trace = tool({**TINY["gan"], "epochs": 5}, RunContext(on_row=lambda row: tool.cancel()))
     assert len(trace.training) == 1 and trace.stage("training").data["stopped"] == "cancelled"
     assert not tool._running  # the run's flag is gone: the next run starts uncancelled
 
@@ -148,7 +148,7 @@ def test_cancelled_before_the_first_batch_is_an_error(tool):
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(ToolError, match="cancelled before its first batch"):
-        tool({**TINY["gan"], "epochs": 1}, cancel=cancel)
+        tool({**TINY["gan"], "epochs": 1}, RunContext(cancel=cancel))
 
 
 @pytest.mark.parametrize("model", ["gan", "char_gpt", "diffusion"])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,7 +25,7 @@ from PIL import Image, ImageStat
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from tools.base import Progress, Tool, ToolError
+from tools.base import RunContext, Tool, ToolError
 from tools.image_api_models import DEFAULT_MODEL, MODELS, ModelName, ModelSpec, estimate_cost
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
@@ -101,6 +100,7 @@ class ImageAPITool(Tool):
         "observed. Needs OPENAI_API_KEY."
     )
     Args = ImageAPIArgs
+    heavy = False  # the work happens at the provider; here it only waits
     examples = [
         "ask DALL-E to draw a cat on a skateboard",
         "generate an image with OpenAI's image API",
@@ -111,7 +111,7 @@ class ImageAPITool(Tool):
         "send this prompt to the OpenAI images endpoint",
     ]
 
-    def run(self, args: ImageAPIArgs, progress: Progress) -> PipelineTrace:
+    def run(self, args: ImageAPIArgs, ctx: RunContext) -> PipelineTrace:
         key = self.settings.openai_api_key
         if not key:
             raise ToolError(
@@ -148,7 +148,7 @@ class ImageAPITool(Tool):
             )
         ]
 
-        progress(f"waiting for {args.model} to draw (a black box: nothing to see until it answers)")
+        ctx.progress(f"waiting for {args.model} to draw (a black box: nothing to see until it answers)")
         with (
             openai.OpenAI(
                 api_key=key, base_url=self.settings.openai_base_url, timeout=timeout, max_retries=0
@@ -199,8 +199,8 @@ class ImageAPITool(Tool):
             )
         )
 
-        progress("decoding the image")
-        out_dir = Path(tempfile.mkdtemp(prefix="image_api-"))
+        ctx.progress("decoding the image")
+        out_dir = ctx.folder
         with clock.stage() as t:
             images = [self._save(item, i, out_dir, timeout) for i, item in enumerate(items)]
         first = images[0]

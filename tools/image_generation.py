@@ -15,7 +15,6 @@ previewed through a linear latent -> RGB map fitted on the run's final image (ch
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -25,7 +24,7 @@ import torch
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from tools.base import Progress, Tool, ToolError
+from tools.base import RunContext, Tool, ToolError
 from tools.denoising_readout import fit_latent_to_rgb, noise_level, predict_x0, preview, rms, sigma_after
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
@@ -130,7 +129,7 @@ class ImageGenerationTool(Tool):
         if not isinstance(pipe.scheduler, cls):
             pipe.scheduler = cls.from_config(pipe.scheduler.config)
 
-    def _observed_run(self, pipe, args: ImageGenerationArgs, noise: torch.Tensor, generator, progress):
+    def _observed_run(self, pipe, args: ImageGenerationArgs, noise: torch.Tensor, generator, ctx: RunContext):
         """Run the pipeline unchanged while hooks and the step callback record what happens inside."""
         sched = pipe.scheduler
         seen = {"text": [], "text_start": [], "text_ms": [], "unet": [], "unet_start": [], "steps": []}
@@ -176,7 +175,9 @@ class ImageGenerationTool(Tool):
                     "_x0": predict_x0(sched, prev, eps, ab, sigma).cpu(),
                 }
             )
-            progress(f"step {i + 1}/{args.steps}: timestep {int(timestep)}, noise level σ={sigma:.3g}")
+            ctx.progress(f"step {i + 1}/{args.steps}: timestep {int(timestep)}, noise level σ={sigma:.3g}")
+            if ctx.should_stop():  # the wall-clock ceiling: diffusers' loop cannot pause, so it stops here
+                raise ToolError(f"The image was stopped after step {i + 1} of {args.steps}: out of time.")
             prev = x
             seen["callback_done"] = time.perf_counter()
             return {}
@@ -197,7 +198,7 @@ class ImageGenerationTool(Tool):
         seen["run_ms"] = (time.perf_counter() - seen["text_start"][0]) * 1000
         return image, seen
 
-    def run(self, args: ImageGenerationArgs, progress: Progress) -> PipelineTrace:
+    def run(self, args: ImageGenerationArgs, ctx: RunContext) -> PipelineTrace:
         import diffusers
         import transformers
 
@@ -207,11 +208,11 @@ class ImageGenerationTool(Tool):
             args = args.model_copy(update={"guidance_scale": default})
         clock = Clock()
         device = self.settings.torch_device()
-        progress("loading the diffusion pipeline")
+        ctx.progress("loading the diffusion pipeline")
         pipe = self._load(args.model, device)
         self._set_scheduler(pipe, args.scheduler)
         sched, unet = pipe.scheduler, pipe.unet
-        out_dir = Path(tempfile.mkdtemp(prefix="genai-tutor-image-"))
+        out_dir = ctx.folder
         latent = getattr(pipe, "vae", None) is not None  # Stable Diffusion denoises VAE latents, ours pixels
 
         # Tokenization: the same call the pipeline makes, repeated here to show its result.
@@ -248,8 +249,8 @@ class ImageGenerationTool(Tool):
             noise = torch.randn(shape, generator=generator, device=device, dtype=unet.dtype)  # (1, C, h, w)
         noise_ms = t.ms
 
-        progress(f"denoising with {type(sched).__name__}")
-        image, seen = self._observed_run(pipe, args, noise, generator, progress)
+        ctx.progress(f"denoising with {type(sched).__name__}")
+        image, seen = self._observed_run(pipe, args, noise, generator, ctx)
         steps = seen["steps"]
 
         # Previews: pixels directly, or latents through a linear map fitted on this run's final image.

@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, Field
 
-from tools.base import Progress, Tool, ToolError
+from tools.base import RunContext, Tool, ToolError
 from tools.trace import Clock, LayerRow, PipelineTrace, Stage, TensorInfo
 
 TOP_N = 5  # candidates recorded per step and per layer
@@ -113,12 +113,12 @@ class TextGenerationTool(Tool):
             self._models[key] = (model.to(device).eval(), tokenizer)
         return self._models[key]
 
-    def run(self, args: TextGenerationArgs, progress: Progress) -> PipelineTrace:
+    def run(self, args: TextGenerationArgs, ctx: RunContext) -> PipelineTrace:
         import transformers
 
         clock = Clock()
         device = self.settings.torch_device()
-        progress("loading the model")
+        ctx.progress("loading the model")
         model, tok = self._load(args.model, device)
         cfg = model.config
 
@@ -152,7 +152,7 @@ class TextGenerationTool(Tool):
             )
         ]
 
-        progress("reading the prompt through every layer")
+        ctx.progress("reading the prompt through every layer")
         with clock.stage() as t, torch.inference_mode():
             embeds = model.get_input_embeddings()(ids)  # (1, T, H)
         stages.append(
@@ -187,12 +187,14 @@ class TextGenerationTool(Tool):
             )
         )
 
-        progress("sampling tokens")
+        ctx.progress("sampling tokens")
         steps, new_ids = [], []
         generator = torch.Generator(device=device).manual_seed(args.seed)
         logits, cache = out.logits[0, -1], out.past_key_values
         with clock.stage() as t, torch.inference_mode():
             for step in range(args.max_new_tokens):
+                if ctx.should_stop():  # the Stop button or the wall-clock ceiling, between tokens
+                    break
                 before = logits.float().softmax(-1)
                 if args.temperature == 0:
                     chosen = int(logits.argmax())
@@ -221,6 +223,9 @@ class TextGenerationTool(Tool):
                 nxt = torch.tensor([[chosen]], device=device)
                 out = model(input_ids=nxt, past_key_values=cache, use_cache=True)
                 logits, cache = out.logits[0, -1], out.past_key_values
+        if not new_ids:
+            raise ToolError("The text demo was stopped before it drew its first token.")
+        stopped = " It was stopped early (Stop, or out of time)." if ctx.cancel.is_set() else ""
         stages.append(
             Stage(
                 name="sampling",
@@ -229,7 +234,8 @@ class TextGenerationTool(Tool):
                     "greedy: always the most likely)."
                     if args.temperature == 0
                     else f"temperature {args.temperature}, top-k {args.top_k or 'off'}, top-p {args.top_p})."
-                ),
+                )
+                + stopped,
                 input=TensorInfo(
                     shape=[cfg.vocab_size], dtype="float32", example="logits for the next token"
                 ),

@@ -6,9 +6,9 @@ stopping cleanly after the current batch when the budget is spent or the run is 
 has one row per epoch (loss, family metrics, an observation read from the numbers, the epoch's sample)
 and, after training, one input traced through the trained model's layers with forward hooks.
 
-Live use from a UI: every finished epoch is a `progress` line, and `on_epoch` (a keyword of
-`__call__`/`run`) receives the `EpochRow` itself. To stop a run, pass `cancel=threading.Event()` and
-set it, or call `tool.cancel()`, which stops every run of this tool instance in progress.
+Live use from a UI: every finished epoch is a `ctx.progress` line, and `ctx.on_row` receives the
+`EpochRow` itself. To stop a run, set `ctx.cancel`, or call `tool.cancel()`, which stops every run of
+this tool instance in progress.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ import importlib
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tools.base import Progress, Tool
-from tools.trace import EpochRow, PipelineTrace
+from tools.base import RunContext, Tool
+from tools.trace import PipelineTrace
 from tools.training.loop import Config, Run
 
 # The first of these words in the prompt picks the model when `model` is not given.
@@ -80,6 +78,7 @@ class TrainingDemoTool(Tool):
         "per epoch, samples as they improve, and one input traced through the trained layers."
     )
     Args = TrainingDemoArgs
+    max_seconds = 660.0  # the longest time budget (600 s) plus tracing the trained layers
     examples = [
         "train a GAN live so I can watch it learn",
         "train a small model in front of me",
@@ -102,26 +101,7 @@ class TrainingDemoTool(Tool):
             for event in self._running:
                 event.set()
 
-    def __call__(
-        self,
-        arguments: dict,
-        progress: Progress | None = None,
-        *,
-        cancel: threading.Event | None = None,
-        on_epoch: Callable[[EpochRow], None] | None = None,
-    ) -> PipelineTrace:
-        return self.run(
-            self.parse(arguments), progress or (lambda _line: None), cancel=cancel, on_epoch=on_epoch
-        )
-
-    def run(
-        self,
-        args: TrainingDemoArgs,
-        progress: Progress,
-        *,
-        cancel: threading.Event | None = None,
-        on_epoch: Callable[[EpochRow], None] | None = None,
-    ) -> PipelineTrace:
+    def run(self, args: TrainingDemoArgs, ctx: RunContext) -> PipelineTrace:
         start = time.perf_counter()
         device = self.settings.torch_device()
         model, inferred = (args.model, False) if args.model else infer_model(args.prompt)
@@ -137,17 +117,14 @@ class TrainingDemoTool(Tool):
             # a request that only chose the model ("train a gpt") is not text to continue
             prompt=args.prompt if args.model and args.prompt else "",
         )
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out_dir = self.settings.home / "runs" / f"training_demo-{stamp}-{model}-{uuid.uuid4().hex[:6]}"
-        cancel = threading.Event() if cancel is None else cancel
         with self._lock:
-            self._running.add(cancel)
+            self._running.add(ctx.cancel)
         try:
-            run = Run(cfg.epochs, cfg.time_budget_s, device, out_dir, progress, cancel, on_epoch)
+            run = Run(cfg.epochs, cfg.time_budget_s, device, ctx)
             result = family.train(cfg, run)
         finally:
             with self._lock:
-                self._running.discard(cancel)
+                self._running.discard(ctx.cancel)
         insight = result.key_insight if run.stopped is None else f"{result.key_insight} {run.stop_note()}"
         return PipelineTrace(
             tool=self.name,
@@ -158,7 +135,7 @@ class TrainingDemoTool(Tool):
             config={
                 **dataclasses.asdict(cfg),
                 "model_from_prompt": inferred,
-                "artifacts_dir": str(out_dir),
+                "artifacts_dir": str(ctx.folder),
                 **result.config,
             },
             versions=result.versions,

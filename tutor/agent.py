@@ -14,9 +14,8 @@ from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.tools import StructuredTool
 
-from tools.registry import Registry
 from tutor.events import Event, Notice, TextDelta, ToolEnd
-from tutor.runner import run_tool
+from tutor.runner import Runner, SessionRuns
 
 AGENT_RULES = (
     "\n\nYou can run live demos with your tools when the learner asks to see a model at work; choose "
@@ -25,20 +24,20 @@ AGENT_RULES = (
 )
 
 
-def _tools(registry: Registry, pending: list[Event], cancel=None) -> list[StructuredTool]:
+def _tools(runner: Runner, pending: list[Event], runs: SessionRuns | None = None) -> list[StructuredTool]:
     """LangChain tools that run registry tools and park their events in `pending` for the turn."""
 
     def make(name: str) -> StructuredTool:
         def call(**kwargs) -> str:
             args = {k: v for k, v in kwargs.items() if v is not None}
-            events = list(run_tool(registry, name, args, cancel))
+            events = list(runner.run(name, args, runs))
             pending.extend(events)
             end = events[-1]
             if not end.ok:
                 return json.dumps({"ok": False, "error": end.error})
             return json.dumps({"ok": True, "output": end.trace.output, "key_insight": end.trace.key_insight})
 
-        cls = registry.classes[name]
+        cls = runner.registry.classes[name]
         return StructuredTool.from_function(
             func=call,
             name=name,
@@ -47,17 +46,17 @@ def _tools(registry: Registry, pending: list[Event], cancel=None) -> list[Struct
             handle_validation_error=lambda e: f"Invalid arguments for {name}: {e}. Fix them and call again.",
         )
 
-    return [make(name) for name in registry.names()]
+    return [make(name) for name in runner.registry.names()]
 
 
 def agent_stream(
-    chat_model, registry: Registry, system_prompt: str, messages: list, cancel=None
+    chat_model, runner: Runner, system_prompt: str, messages: list, runs: SessionRuns | None = None
 ) -> Iterator[Event]:
     """Run the agent on the conversation; yield text deltas and tool events as they happen. Setting
-    `cancel` (a threading.Event) stops a training demo the model started."""
+    `runs.cancel` stops a training demo the model started."""
     pending: list[Event] = []
     agent = create_agent(
-        chat_model, tools=_tools(registry, pending, cancel), system_prompt=system_prompt + AGENT_RULES
+        chat_model, tools=_tools(runner, pending, runs), system_prompt=system_prompt + AGENT_RULES
     )
     for mode, item in agent.stream({"messages": messages}, stream_mode=["messages", "updates"]):
         if mode == "messages":

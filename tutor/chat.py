@@ -9,7 +9,6 @@ a stronger backend writes the answer from the numbered passages and cites them.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,11 +21,12 @@ from tools.registry import Registry
 from tutor.agent import agent_stream
 from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TurnDone
 from tutor.llm.errors import explain_llm_error
+from tutor.markup import code, no_html
 from tutor.quiz import open_engine
 from tutor.quiz_turn import QuizSession, QuizTurns
 from tutor.render import compare_table
 from tutor.router import Router
-from tutor.runner import run_tool
+from tutor.runner import Runner, SessionRuns
 from tutor.settings import Settings
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -82,6 +82,7 @@ class Tutor:
         self.store = store
         self.chat_model = chat_model
         self.registry = registry or Registry(settings)
+        self.runner = Runner(self.registry, settings.max_demos, settings.demo_wait_s)
         self.router = Router(self.registry, store.embedder)
         self.quiz = quiz or QuizTurns(
             open_engine(settings, store.embedder, grader=None if settings.llm == "local" else chat_model)
@@ -103,10 +104,10 @@ class Tutor:
         message: str | None,
         history: Iterable[dict] = (),
         session: QuizSession | None = None,
-        cancel: threading.Event | None = None,
+        runs: SessionRuns | None = None,
     ) -> Iterator[Event]:
         """One turn. `session` carries the quiz state of the page session or terminal it comes from;
-        setting `cancel` stops a running training demo after its current batch."""
+        `runs` its demos (one at a time; setting `runs.cancel` stops a running one after its step)."""
         start = time.perf_counter()
         message = clean_message(message)
         if (
@@ -127,7 +128,7 @@ class Tutor:
             yield TurnDone(answer="", timings={"total_ms": _ms(start)})
             return
         answer, tools, citations, timings = [], [], [], {}
-        for event in self._respond(message, list(history), start, timings, cancel):
+        for event in self._respond(message, list(history), start, timings, runs):
             if isinstance(event, _FirstToken):
                 timings.setdefault("ttft_ms", _ms(start, event.at))
                 continue
@@ -145,28 +146,28 @@ class Tutor:
         timings["total_ms"] = _ms(start)
         yield TurnDone(answer="".join(answer), citations=citations, tools=tools, timings=timings)
 
-    def _respond(self, message: str, history: list[dict], start: float, timings: dict, cancel=None):
+    def _respond(self, message: str, history: list[dict], start: float, timings: dict, runs=None):
         if self.settings.llm == "local":  # routing policy: commands, then the semantic router
             route = self.router.route(message)
             if route.kind == "help":
                 yield TextDelta(self.router.help_text())
                 return
             if route.kind == "unknown":
-                yield Notice(f"I do not know the command {message.split()[0]!r}.", "info")
+                yield Notice(f"I do not know the command {code(message.split()[0])}.", "info")
                 yield TextDelta(self.router.help_text())
                 return
             if route.kind == "compare":
-                yield from self._compare(route.text)
+                yield from self._compare(route.text, runs)
                 return
             if route.kind == "tool":
-                yield from self._demo(route.tool, {"prompt": route.text}, cancel)
+                yield from self._demo(route.tool, {"prompt": route.text}, runs)
                 return
             message = route.text
         hits = self.store.search(message, k=self.settings.retrieval_k)
         timings["retrieval_ms"] = _ms(start)
         relevant = [h for h in hits if h.score >= self.settings.min_relevance]
         if self.settings.llm != "local":
-            yield from self._agent(message, relevant, history, cancel)
+            yield from self._agent(message, relevant, history, runs)
         elif relevant:
             yield from self._grounded(message, relevant)
         else:
@@ -174,9 +175,9 @@ class Tutor:
         if relevant:
             yield Citations(_citations(relevant))
 
-    def _demo(self, name: str, args: dict, cancel: threading.Event | None = None) -> Iterator[Event]:
+    def _demo(self, name: str, args: dict, runs: SessionRuns | None = None) -> Iterator[Event]:
         """Routing policy: run the tool; the run's own key insight is the prose."""
-        for event in run_tool(self.registry, name, args, cancel):
+        for event in self.runner.run(name, args, runs):
             yield event
             if isinstance(event, ToolEnd):
                 if event.ok:
@@ -188,11 +189,11 @@ class Tutor:
                 else:
                     yield Notice(event.error, level="error")
 
-    def _compare(self, prompt: str) -> Iterator[Event]:
+    def _compare(self, prompt: str, runs: SessionRuns | None = None) -> Iterator[Event]:
         """The open pipeline and the image API on one prompt, then what each let us observe."""
         ends = []
         for name in ("image_generation", "image_api"):
-            for event in run_tool(self.registry, name, {"prompt": prompt}):
+            for event in self.runner.run(name, {"prompt": prompt}, runs):
                 yield event
                 if isinstance(event, ToolEnd):
                     ends.append(event)
@@ -214,7 +215,7 @@ class Tutor:
         yield from self._model_stream(messages, stop=["\n\n"])  # one paragraph: small models ramble
 
     def _agent(
-        self, message: str, hits: list[Hit], history: list[dict], cancel: threading.Event | None = None
+        self, message: str, hits: list[Hit], history: list[dict], runs: SessionRuns | None = None
     ) -> Iterator[Event | _FirstToken]:
         """Tool-calling policy: the model answers from numbered passages (citing [n]) or runs demos."""
         passages = "\n\n".join(f"[{i}] {h.title} — {h.section}\n{h.text}" for i, h in enumerate(hits, 1))
@@ -227,7 +228,7 @@ class Tutor:
         system = CITING_SYSTEM.format(passages=passages or "(no lesson passage matches this message)")
         first = True
         try:
-            for event in agent_stream(self.chat_model, self.registry, system, messages, cancel):
+            for event in agent_stream(self.chat_model, self.runner, system, messages, runs):
                 if first and isinstance(event, TextDelta):
                     first = False
                     yield _FirstToken(time.perf_counter())
@@ -250,7 +251,7 @@ class Tutor:
                     if first:
                         yield _FirstToken(time.perf_counter())
                         first = False
-                    yield TextDelta(chunk.text)
+                    yield TextDelta(no_html(chunk.text))  # a small model may echo the learner's HTML
         except Exception as exc:  # any backend failure becomes a message; the turn goes on
             yield Notice(explain_llm_error(exc), level="error")
 

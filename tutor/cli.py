@@ -14,17 +14,33 @@ import sys
 from tutor.settings import ConfigError, Settings
 
 
+def bounded(kind: type, low: float, high: float):
+    """An argparse type: a number of `kind` within [low, high], else argparse's one-line error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genai-tutor", description="A tutor that teaches generative AI.")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the chat page")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--port", type=bounded(int, 1, 65535), default=7860)
     ingest = sub.add_parser("ingest", help="sync the lessons into the vector store")
     ingest.add_argument("--rebuild", action="store_true", help="drop the store and embed everything again")
     search = sub.add_parser("search", help="search the lessons ('-' reads one query per line from stdin)")
     search.add_argument("query")
-    search.add_argument("-k", type=int, default=3)
+    search.add_argument("-k", type=bounded(int, 1, 20), default=3, help="results per query (1-20)")
     ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
     ask.add_argument("question")
     demo = sub.add_parser("demo", help="run one demo tool and print its pipeline trace")
@@ -52,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         "--learner", default=os.environ.get("USER") or "me", help="whose progress (default: $USER)"
     )
     quiz.add_argument("--topic", default="", help="e.g. diffusion, attention, gans")
-    quiz.add_argument("-n", type=int, default=10, help="questions to ask (default 10)")
+    quiz.add_argument(
+        "-n", type=bounded(int, 1, 200), default=10, help="questions to ask (1-200, default 10)"
+    )
     action = quiz.add_mutually_exclusive_group()
     action.add_argument("--progress", action="store_true", help="print mastery per concept and stop")
     action.add_argument("--export", action="store_true", help="print everything stored about the learner")
@@ -150,7 +168,7 @@ def _quiz(settings: Settings, args) -> int:
     out = sys.stderr if args.json else sys.stdout  # with --json, stdout holds only the result
     turns, session = QuizTurns(engine), QuizSession(learner=args.learner)
     events = turns.request(session, f"quiz me {args.topic}".strip())
-    for _ in range(max(args.n, 0) + 1):
+    for _ in range(args.n + 1):
         asked = None
         for event in events:
             if isinstance(event, QuizAsk):
@@ -197,7 +215,7 @@ DEMO_OPTIONS = (
 def _demo(settings: Settings, args) -> int:
     from pathlib import Path
 
-    from tools.base import ToolError
+    from tools.base import RunContext, ToolError
     from tools.registry import Registry
     from tutor.router import DEMO_ALIASES
 
@@ -205,7 +223,7 @@ def _demo(settings: Settings, args) -> int:
     arguments.update({k: getattr(args, k) for k in DEMO_OPTIONS if getattr(args, k) is not None})
     try:
         tool = Registry(settings).get(DEMO_ALIASES.get(args.tool, args.tool))
-        trace = tool(arguments, progress=lambda line: print(f"… {line}", file=sys.stderr))
+        trace = tool(arguments, RunContext(progress=lambda line: print(f"… {line}", file=sys.stderr)))
     except ToolError as e:
         print(f"genai-tutor: {e}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from knowledge.quizbank import QuizItem
+from tutor.markup import no_html
 
 SIMILARITY_PASS = 0.6  # cosine similarity of the answer to the reference answer
 KEY_POINT_HIT = 0.55  # similarity of a key point to a sentence of the answer
@@ -73,7 +74,7 @@ def grade_with_model(model, item: QuizItem, text: str) -> tuple[bool, str] | Non
         return None
     if not isinstance(correct, bool):
         return None
-    why = f"Graded by the model against the key points: {verdict.get('explanation', '')}"
+    why = f"Graded by the model against the key points: {no_html(verdict.get('explanation', ''))}"
     if verdict.get("missing"):
-        why += " Missing: " + "; ".join(map(str, verdict["missing"])) + "."
+        why += " Missing: " + no_html("; ".join(map(str, verdict["missing"]))) + "."
     return correct, why + f"\n\nA model answer: *{item.reference}*"

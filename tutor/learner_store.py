@@ -10,10 +10,11 @@ the page's worker threads never share one; writers wait for each other (busy tim
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from pathlib import Path
 BUSY_TIMEOUT_MS = 10_000
 MAX_NAME = 40
 NAME_OK = re.compile(r"^[\w .'-]+$")
+TOKEN_OK = re.compile(r"^[0-9a-f]{32}$")  # the page's browser id: uuid4().hex, made on the first visit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS learners (
@@ -70,18 +72,43 @@ class Attempt:
     p_after: float
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What an answer is graded against, read inside the transaction that records it."""
+
+    state: ConceptState | None  # the learner's state for the item's concept, None before a first answer
+    item: tuple[float, int] | None  # the item's (rating, answers), None before anyone answered it
+    card: str | None  # the concept's review card (FSRS JSON), None until it is mastered
+
+
+@dataclass(frozen=True)
+class Update:
+    attempt: Attempt
+    state: ConceptState
+    item_rating: tuple[float, int] | None  # None: leave the item's rating alone (one-off questions)
+    card: tuple[str, datetime] | None  # (FSRS JSON, due) or None: no change
+
+
 def learner_key(name: str | None, token: str | None = None) -> tuple[str, str]:
     """(display name, lookup key) for a name typed by the learner, or a LearnerError saying why not.
-    `token` is the browser's own random id: the same name typed in another browser is another learner,
-    so nobody reads someone else's progress by typing their name (the terminal quiz has no token)."""
+
+    `token` is the browser's own random id (the page always sends one; the terminal quiz, None): the
+    same name typed in another browser is another learner, so nobody reads someone else's progress by
+    typing their name. Only a hash of the token is stored, so the database alone opens no account."""
     display = " ".join((name or "").split())
+    if token is not None and not TOKEN_OK.match(token):
+        raise LearnerError("This page has no learner id yet. Reload the page, then try again.")
     if not display:
         raise LearnerError("Type your name in the **Name** box first, so I can remember your progress.")
     if len(display) > MAX_NAME or not NAME_OK.match(display):
         raise LearnerError(
             f"A name has at most {MAX_NAME} letters, digits, spaces, dots, apostrophes or hyphens."
         )
-    return display, display.casefold() + (f"#{token}" if token else "")
+    return display, display.casefold() + (f"#{_hash(token)}" if token is not None else "")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def now_iso(at: datetime | None = None) -> str:
@@ -96,6 +123,13 @@ class LearnerStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")  # stored in the file: every later connection uses it
             db.executescript(SCHEMA)
+            with db:  # keys written by earlier versions held the browser id itself: hash them
+                for rowid, key in db.execute("SELECT id, key FROM learners WHERE key LIKE '%#%'").fetchall():
+                    name, _, token = key.rpartition("#")
+                    if TOKEN_OK.match(token):
+                        db.execute(
+                            "UPDATE learners SET key = ? WHERE id = ?", (f"{name}#{_hash(token)}", rowid)
+                        )
         finally:
             db.close()
 
@@ -205,62 +239,63 @@ class LearnerStore:
     def record(
         self,
         learner_id: int,
-        attempt: Attempt,
-        state: ConceptState,
-        item_rating: tuple[float, int] | None,
-        card: tuple[str, datetime] | None,
+        question_id: str,
+        concept: str,
+        item_id: str,
+        decide: Callable[[Snapshot], Update],
         at: datetime | None = None,
-    ) -> None:
-        """One answer, all or nothing: the attempt, the new mastery, the item's rating, the review card,
-        and the question closed. A second answer to the same question is refused (LearnerError)."""
+    ) -> Update:
+        """One answer, all or nothing, in one transaction: the question is closed, the learner's state,
+        the item's rating and the review card are read, `decide` turns them into the update, and the
+        attempt, mastery, rating and card are written. Reading inside the transaction means two answers
+        at once (two tabs, two learners on one item) never build on the same old state. A second answer
+        to the same question is refused (LearnerError)."""
         stamp = now_iso(at)
         with self._tx() as db:
             closed = db.execute(
-                "DELETE FROM pending WHERE learner_id = ? AND question_id = ?",
-                (learner_id, attempt.question_id),
+                "DELETE FROM pending WHERE learner_id = ? AND question_id = ?", (learner_id, question_id)
             ).rowcount
             if not closed:
                 raise LearnerError("That question is already answered (or was replaced by a newer one).")
+            update = decide(self._snapshot(db, learner_id, concept, item_id))
+            a, s = update.attempt, update.state
             db.execute(
                 "INSERT INTO attempts (learner_id, question_id, item_id, concept, kind, answer, correct, "
                 "p_before, p_after, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    learner_id,
-                    attempt.question_id,
-                    attempt.item_id,
-                    attempt.concept,
-                    attempt.kind,
-                    attempt.answer,
-                    int(attempt.correct),
-                    attempt.p_before,
-                    attempt.p_after,
-                    stamp,
-                ),
+                (learner_id, question_id, a.item_id, a.concept, a.kind, a.answer, int(a.correct))
+                + (a.p_before, a.p_after, stamp),
             )
             db.execute(
                 "INSERT OR REPLACE INTO mastery (learner_id, concept, p_known, ability, attempts, correct, "
                 "updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    learner_id,
-                    attempt.concept,
-                    state.p_known,
-                    state.ability,
-                    state.attempts,
-                    state.correct,
-                    stamp,
-                ),
+                (learner_id, a.concept, s.p_known, s.ability, s.attempts, s.correct, stamp),
             )
-            if item_rating is not None:
+            if update.item_rating is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO item_stats (item_id, rating, answers) VALUES (?, ?, ?)",
-                    (attempt.item_id, *item_rating),
+                    (a.item_id, *update.item_rating),
                 )
-            if card is not None:
+            if update.card is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO review_cards (learner_id, concept, card, due) "
                     "VALUES (?, ?, ?, ?)",
-                    (learner_id, attempt.concept, card[0], now_iso(card[1])),
+                    (learner_id, a.concept, update.card[0], now_iso(update.card[1])),
                 )
+        return update
+
+    @staticmethod
+    def _snapshot(db: sqlite3.Connection, learner_id: int, concept: str, item_id: str) -> Snapshot:
+        state = db.execute(
+            "SELECT p_known, ability, attempts, correct FROM mastery WHERE learner_id = ? AND concept = ?",
+            (learner_id, concept),
+        ).fetchone()
+        item = db.execute("SELECT rating, answers FROM item_stats WHERE item_id = ?", (item_id,)).fetchone()
+        card = db.execute(
+            "SELECT card FROM review_cards WHERE learner_id = ? AND concept = ?", (learner_id, concept)
+        ).fetchone()
+        return Snapshot(
+            ConceptState(*state) if state else None, tuple(item) if item else None, card and card[0]
+        )
 
     def export(self, learner_id: int) -> dict:
         """Everything stored about one learner, as JSON-ready data."""

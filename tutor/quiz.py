@@ -31,7 +31,8 @@ from tutor.learner import (
     expected_success,
     guess_probability,
 )
-from tutor.learner_store import Attempt, ConceptState, LearnerError, LearnerStore
+from tutor.learner_store import Attempt, ConceptState, LearnerError, LearnerStore, Snapshot, Update
+from tutor.markup import code
 
 CONFIRM_FROM = 0.6  # P(known) from which choose_item prefers items that are hard to guess
 GUESS_PENALTY = 1.0  # weight of an item's guess probability while confirming mastery
@@ -283,7 +284,7 @@ class QuizEngine:
             index = parse_choice(question, text)
             if index is None:
                 raise LearnerError(
-                    f"{text[:60]!r} is not one of the choices. " + self._how_to_answer(question)
+                    f"{code(text, 60)} is not one of the choices. " + self._how_to_answer(question)
                 )
             if item.type == "true_false":
                 chosen_true = index == 0
@@ -302,36 +303,41 @@ class QuizEngine:
         return graded or grade_by_similarity(self.embedder, item, text)
 
     def _record(self, learner_id: int, question: Question, text: str, correct: bool, why: str) -> Feedback:
+        """Record the graded answer; the state it builds on is read inside the recording transaction."""
         item, now = question.item, self.clock()
-        states = self.store.mastery(learner_id)
         params = self.bkt(item.concept)
-        state = states.get(item.concept, ConceptState(params.p_init))
         guess = guess_probability(item.type, len(question.choices))
-        p_after = bkt_update(state.p_known, correct, guess, params)
-        stats = self.store.item_stats()
-        rating, answers = stats.get(item.id, (DIFFICULTY_RATING[item.difficulty], 0))
-        ability, rating = elo_update(state.ability, rating, answers, correct)
-        new_state = ConceptState(p_after, ability, state.attempts + 1, state.correct + int(correct))
-        card = self._review(learner_id, item.concept, question.kind, correct, p_after, now)
-        attempt = Attempt(
-            question.id, item.id, item.concept, question.kind, text[:500], correct, state.p_known, p_after
-        )
-        item_rating = None if question.kind == "trace" else (rating, answers + 1)  # trace items are one-offs
-        self.store.record(learner_id, attempt, new_state, item_rating, card, at=now)
-        mastered = state.p_known < MASTERY <= p_after
+
+        def decide(seen: Snapshot) -> Update:
+            state = seen.state or ConceptState(params.p_init)
+            p_after = bkt_update(state.p_known, correct, guess, params)
+            rating, answers = seen.item or (DIFFICULTY_RATING[item.difficulty], 0)
+            ability, rating = elo_update(state.ability, rating, answers, correct)
+            attempt = Attempt(
+                question.id, item.id, item.concept, question.kind, text[:500], correct, state.p_known, p_after
+            )
+            return Update(
+                attempt,
+                ConceptState(p_after, ability, state.attempts + 1, state.correct + int(correct)),
+                None if question.kind == "trace" else (rating, answers + 1),  # trace items are one-offs
+                self._review(seen.card, question.kind, correct, p_after, now),
+            )
+
+        update = self.store.record(learner_id, question.id, item.concept, item.id, decide, at=now)
+        p_before, p_after = update.attempt.p_before, update.attempt.p_after
+        mastered = p_before < MASTERY <= p_after
         return Feedback(
             correct,
-            self._feedback(question, correct, why, state.p_known, p_after, mastered),
+            self._feedback(question, correct, why, p_before, p_after, mastered),
             item.concept,
-            state.p_known,
+            p_before,
             p_after,
             mastered,
             question.id,
         )
 
-    def _review(self, learner_id, concept, kind, correct, p_after, now) -> tuple[str, datetime] | None:
+    def _review(self, existing: str | None, kind, correct, p_after, now) -> tuple[str, datetime] | None:
         """The concept's FSRS card after this answer: created at mastery, reviewed on review questions."""
-        existing = self.store.cards(learner_id).get(concept)
         if existing is None and p_after < MASTERY:
             return None
         if existing is not None and kind != "review":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from knowledge.quizbank import QuizItem
 from tutor.events import Event, Notice, QuizAsk, QuizResult, TextDelta
 from tutor.learner_store import LearnerError
+from tutor.markup import code
 from tutor.quiz import QuizEngine
 from tutor.trace_quiz import trace_items
 
@@ -83,7 +84,8 @@ class QuizTurns:
                 focus = self.engine.topic(rest) if rest else None
                 if focus == set():
                     yield Notice(
-                        f"I have no quiz on {rest!r}. Here is a question from what you are learning.", "info"
+                        f"I have no quiz on {code(rest)}. Here is a question from what you are learning.",
+                        "info",
                     )
                     focus = None
                 session.focus = sorted(focus) if focus else None

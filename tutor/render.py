@@ -1,8 +1,16 @@
 """A pipeline trace rendered for a learner, as Markdown for the chat: the stages, the prediction
 forming layer by layer (logit lens) with where each layer attends, and each sampling step as a
-probability bar chart."""
+probability bar chart. Every string that came from a run or a learner goes through `plain`, and a
+section that cannot be drawn becomes a one-line note (`safely`), never a failed turn."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from tutor.markup import code, plain
+
+log = logging.getLogger(__name__)
 
 BAR = 24  # characters of a full (100%) bar
 SHOWN_STEPS = 8  # sampling steps drawn in the chat; the JSON has all of them
@@ -14,14 +22,28 @@ def _bar(prob: float) -> str:
 
 
 def _cell(text: str) -> str:
-    return repr(text).replace("|", "\\|")
+    return plain(repr(text))
+
+
+def safely(draw: Callable[[], str], what: str) -> str:
+    """`draw()`, or a short note saying that this part could not be drawn (the rest still is)."""
+    try:
+        return draw()
+    except Exception as exc:  # one broken part must not cost the learner the whole answer
+        log.exception("could not draw %s", what)
+        return (
+            f"*⚠️ The {what} could not be drawn here ({type(exc).__name__}); the trace JSON has the numbers.*"
+        )
 
 
 def stage_table(trace) -> str:
     rows = ["| stage | input | output | ms | what happened |", "|---|---|---|---:|---|"]
     for s in trace.stages:
-        shape = lambda t: f"`{t.shape}` {t.dtype}" if t else ""  # noqa: E731
-        rows.append(f"| {s.name} | {shape(s.input)} | {shape(s.output)} | {s.duration_ms:.0f} | {s.note} |")
+        shape = lambda t: f"{code(t.shape)} {plain(t.dtype)}" if t else ""  # noqa: E731
+        rows.append(
+            f"| {plain(s.name)} | {shape(s.input)} | {shape(s.output)} | {s.duration_ms:.0f} "
+            f"| {plain(s.note)} |"
+        )
     return "\n".join(rows)
 
 
@@ -36,7 +58,8 @@ def lens_table(trace) -> str:
         focus = attn["most_focused_head"]
         mean = attn["mean_over_heads"][0]
         rows.append(
-            f"| {row.name} | {_cell(top[0]['token'])} | {top[0]['prob']:.0%} | {_cell(top[1]['token'])} "
+            f"| {plain(row.name)} | {_cell(top[0]['token'])} | {top[0]['prob']:.0%} "
+            f"| {_cell(top[1]['token'])} "
             f"{top[1]['prob']:.0%} | {_cell(mean['token'])} ({mean['weight']:.0%}) | head {focus['head']}: "
             f"{_cell(focus['token'])} ({focus['weight']:.0%}) |"
         )
@@ -44,7 +67,7 @@ def lens_table(trace) -> str:
 
 
 def sampling_chart(trace) -> str:
-    steps = trace.stage("sampling").data["steps"]
+    steps = _sampling_steps(trace) or []
     lines = []
     for step in steps[:SHOWN_STEPS]:
         chosen = step["chosen"]
@@ -66,7 +89,7 @@ def training_table(trace) -> str:
     rows = ["| epoch | loss | | seconds | observation |", "|---:|---:|---|---:|---|"]
     for row in trace.training:
         bar = _bar(max(row.loss, 0) / top)[: BAR // 2]
-        note = str(row.metrics.get("observation", "")).replace("|", "\\|")
+        note = plain(row.metrics.get("observation", ""))
         rows.append(f"| {row.epoch} | {row.loss:.4f} | `{bar}` | {row.seconds:.1f} | {note} |")
     return "\n".join(rows)
 
@@ -122,7 +145,7 @@ def preview_strip(paths: list[str], path: str, shown: int = 10, size: int = 96) 
 
 def layer_table(trace) -> str:
     rows = ["| layer | output shape | summary |", "|---|---|---|"]
-    rows += [f"| {row.name} | `{row.shape}` | {row.summary} |" for row in trace.layers]
+    rows += [f"| {plain(row.name)} | {code(row.shape)} | {plain(row.summary)} |" for row in trace.layers]
     return "\n".join(rows)
 
 
@@ -144,29 +167,48 @@ def denoising_table(trace, shown: int = 12) -> str:
     return "\n".join(rows) + more
 
 
+def _sampling_steps(trace) -> list | None:
+    """The text tool's sampling steps (token candidates and the one drawn), if this trace has them."""
+    stage = next((s for s in trace.stages if s.name == "sampling"), None)
+    steps = stage.data.get("steps") if stage else None
+    return steps if steps and isinstance(steps, list) and "chosen" in steps[0] else None
+
+
 def render_trace(trace) -> str:
-    parts = [f"### {trace.title}", f"Prompt: *{trace.prompt}* · device `{trace.device}` · seed {trace.seed}"]
+    parts = [
+        f"### {plain(trace.title)}",
+        f"Prompt: {plain(trace.prompt)} · device {code(trace.device)} · seed {trace.seed}",
+    ]
     if "text" in trace.output:
-        parts.append(f"**Output:** {trace.output['text']}")
-    parts += ["#### Pipeline stages", stage_table(trace)]
+        parts.append(f"**Output:** {plain(trace.output['text'])}")
+    parts += ["#### Pipeline stages", safely(lambda: stage_table(trace), "stage table")]
     tokens = next((s.data.get("tokens") for s in trace.stages if s.name == "tokenization"), None)
     if tokens:
-        parts.append("**Tokens:** " + " ".join(f"`{t!r}`" for t in tokens[:60]))
+        parts.append("**Tokens:** " + " ".join(code(repr(t)) for t in tokens[:60]))
     if any(s.name == "denoising" for s in trace.stages):
         parts += ["#### Denoising, step by step (previews below: the sample, then the predicted clean image)"]
-        parts.append(denoising_table(trace))
+        parts.append(safely(lambda: denoising_table(trace), "denoising table"))
     if trace.training:
-        parts += ["#### Training trace, epoch by epoch (measured in this run)", training_table(trace)]
+        parts += [
+            "#### Training trace, epoch by epoch (measured in this run)",
+            safely(lambda: training_table(trace), "training table"),
+        ]
     if trace.layers and "top" in trace.layers[0].data:
         parts += [
             "#### Prediction trace through the layers (logit lens, last prompt position)",
-            lens_table(trace),
+            safely(lambda: lens_table(trace), "logit-lens table"),
         ]
     elif trace.layers:
-        parts += ["#### Prediction trace through the trained model's layers", layer_table(trace)]
-    if any(s.name == "sampling" for s in trace.stages):
-        parts += ["#### Sampling, step by step (top candidates before sampling)", sampling_chart(trace)]
-    parts.append(f"**Key insight:** {trace.key_insight}  \n*Total: {trace.total_ms / 1000:.1f} s*")
+        parts += [
+            "#### Prediction trace through the trained model's layers",
+            safely(lambda: layer_table(trace), "layer table"),
+        ]
+    if _sampling_steps(trace):
+        parts += [
+            "#### Sampling, step by step (top candidates before sampling)",
+            safely(lambda: sampling_chart(trace), "sampling chart"),
+        ]
+    parts.append(f"**Key insight:** {plain(trace.key_insight)}  \n*Total: {trace.total_ms / 1000:.1f} s*")
     return "\n\n".join(parts)
 
 
@@ -175,7 +217,7 @@ def compare_table(open_run, api_run) -> str:
 
     def column(end) -> dict:
         if not end.ok:
-            return {"ran": f"no: {end.error.split('.')[0]}"}
+            return {"ran": f"no: {plain(end.error.split('.')[0])}"}
         t = end.trace
         tensors = sum(bool(s.input or s.output) for s in t.stages)
         steps = next((len(s.data.get("steps", [])) for s in t.stages if s.name == "denoising"), None)
@@ -186,7 +228,7 @@ def compare_table(open_run, api_run) -> str:
             "denoising steps seen": str(steps) if steps is not None else "none (hidden inside the service)",
             "seed / reproducible": f"{t.seed} / yes" if t.device != "api" else "no seed / no",
             "revised prompt": next(
-                (s.data["revised_prompts"][0] for s in t.stages if s.data.get("revised_prompts")), "—"
+                (plain(s.data["revised_prompts"][0]) for s in t.stages if s.data.get("revised_prompts")), "—"
             ),
             "cost": next(
                 (

@@ -15,6 +15,16 @@ def _default_home() -> Path:
     return Path(os.environ.get("GENAI_TUTOR_HOME") or Path.home() / ".local/share/genai-tutor")
 
 
+def _number(env, name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=_default_home)  # Chroma store, learner db, model cache
@@ -29,6 +39,10 @@ class Settings:
     retrieval_k: int = 3
     min_relevance: float = 0.25  # cosine similarity below which a chunk is "not about this"
     request_timeout_s: float = 30.0  # OpenAI-compatible calls
+    artifacts_max_age_h: float = 24.0  # generated files (images, charts, traces) older than this go
+    artifacts_max_mb: float = 512.0  # past this total the oldest generated files go first
+    max_demos: int = 2  # heavy demos (models on this machine) running at once on this server
+    demo_wait_s: float = 120.0  # how long a learner waits for a free demo slot before being told to retry
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -40,6 +54,9 @@ class Settings:
             openai_model=env.get("TUTOR_OPENAI_MODEL", "gpt-4o-mini"),
             device=env.get("TUTOR_DEVICE", "auto").strip().lower() or "auto",
             chroma_url=env.get("TUTOR_CHROMA_URL") or None,
+            artifacts_max_age_h=_number(env, "TUTOR_ARTIFACTS_MAX_AGE_H", 24.0),
+            artifacts_max_mb=_number(env, "TUTOR_ARTIFACTS_MAX_MB", 512.0),
+            max_demos=int(_number(env, "TUTOR_MAX_DEMOS", 2)),
         )
         return replace(s, **overrides).validated()
 
@@ -53,7 +70,16 @@ class Settings:
                 "TUTOR_LLM=openai needs an API key: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
                 "OpenAI-compatible server), or unset TUTOR_LLM to use the embedded offline model."
             )
+        if self.artifacts_max_age_h <= 0 or self.artifacts_max_mb <= 0:
+            raise ConfigError("TUTOR_ARTIFACTS_MAX_AGE_H and TUTOR_ARTIFACTS_MAX_MB must be above 0.")
+        if not 1 <= self.max_demos <= 64:
+            raise ConfigError(f"TUTOR_MAX_DEMOS must be between 1 and 64, not {self.max_demos}.")
         return self
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """The only folder the page serves: generated images, previews, charts, traces, exports."""
+        return self.home / "artifacts"
 
     def torch_device(self) -> str:
         """The device models run on: 'cuda:0' or 'cpu'."""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import tempfile
-import threading
+import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
 
+from tools.artifacts import ArtifactStore, artifact_store
 from tutor.chat import Tutor
 from tutor.events import (
     Citation,
@@ -24,9 +24,13 @@ from tutor.events import (
     ToolStart,
 )
 from tutor.learner_store import LearnerError
+from tutor.markup import plain, unplain
 from tutor.quiz import LETTERS
 from tutor.quiz_turn import QuizSession
-from tutor.render import loss_chart, preview_strip, render_trace, training_table
+from tutor.render import loss_chart, preview_strip, render_trace, safely, training_table
+from tutor.runner import SessionRuns
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "How does Stable Diffusion work?",
@@ -54,20 +58,21 @@ def _text(content) -> str | None:
 
 
 def chat_history(messages: list[dict]) -> list[dict]:
-    """Earlier turns as plain {role, content} text, for backends that take history."""
+    """Earlier turns as plain {role, content} text, for backends that take history (the learner's
+    words as they typed them)."""
     out = []
     for m in messages or []:
         text = _text(m.get("content"))
         if text is not None and m.get("role") in ("user", "assistant"):
-            out.append({"role": m["role"], "content": text})
+            out.append({"role": m["role"], "content": unplain(text) if m["role"] == "user" else text})
     return out
 
 
-def save_trace(trace) -> str:
+def save_trace(trace, files: ArtifactStore) -> str:
     """The trace as a JSON file the chat offers for download."""
-    with tempfile.NamedTemporaryFile("w", suffix=f"-{trace.tool}-trace.json", delete=False) as f:
-        f.write(trace.model_dump_json(indent=2))
-    return f.name
+    path = files.new_file(f"{trace.tool}-trace.json")
+    path.write_text(trace.model_dump_json(indent=2))
+    return str(path)
 
 
 def quiz_message(ask: QuizAsk) -> dict:
@@ -89,85 +94,140 @@ def _at(messages: list[dict], message: dict) -> int:
     return next(i for i, m in enumerate(messages) if m is message)
 
 
-def _show(events: Iterator, messages: list[dict], reply: dict) -> Iterator[list[dict]]:
-    """Fold tutor events into the chat messages, yielding after each change."""
-    live, rows = None, []  # a training run's live epoch table (and latest samples) while it runs
-    for event in events:
+def _image(draw, files: ArtifactStore, name: str) -> dict:
+    """A chat message holding a picture drawn into a new artifacts file, or a note if it fails."""
+    try:
+        return {"role": "assistant", "content": {"path": draw(str(files.new_file(name)))}}
+    except Exception as exc:  # a picture that cannot be drawn costs the learner nothing else
+        log.exception("could not draw %s", name)
+        note = f"*⚠️ A picture ({name}) could not be drawn ({type(exc).__name__}).*"
+        return {"role": "assistant", "content": note}
+
+
+def trace_messages(trace, files: ArtifactStore) -> list[dict]:
+    """A finished run as chat messages: the rendered trace, its pictures, and the JSON to download."""
+    out = [{"role": "assistant", "content": safely(lambda: render_trace(trace), "trace")}]
+    previews = trace.output.get("previews") or []
+    clean = [a.path for st in trace.stages for a in st.artifacts if "predicted clean" in a.caption]
+    if trace.training:
+        out.append(_image(lambda p: loss_chart(trace.training, p), files, "loss.png"))
+    if previews:
+        out.append(_image(lambda p: preview_strip(previews, p), files, "steps.png"))
+    if clean:
+        out.append(_image(lambda p: preview_strip(clean, p), files, "x0.png"))
+    if _is_image(trace.output.get("image")):
+        out.append({"role": "assistant", "content": {"path": trace.output["image"]}})
+    out.append({"role": "assistant", "content": {"path": save_trace(trace, files)}})
+    return out
+
+
+class _Fold:
+    """Folds one turn's events into the chat messages: the reply, tool steps, a live training view."""
+
+    def __init__(self, messages: list[dict], reply: dict, files: ArtifactStore):
+        self.messages, self.reply, self.files = messages, reply, files
+        self.step: dict | None = None  # the tool step being run (a folded message)
+        self.live: list[dict] = []  # a training run's live table, chart and samples while it runs
+        self.rows: list = []
+
+    def note(self, text: str) -> None:
+        sep = "\n\n" if self.reply["content"] else ""
+        self.reply["content"] += f"{sep}{text}"
+
+    def event(self, event) -> bool:
+        """Apply one event; whether the messages changed."""
         if isinstance(event, TextDelta):
-            reply["content"] += event.text
+            self.reply["content"] += event.text
         elif isinstance(event, Notice):
-            sep = "\n\n" if reply["content"] else ""
-            reply["content"] += f"{sep}{NOTICE_ICON.get(event.level, '⚠️')} {event.text}"
+            self.note(f"{NOTICE_ICON.get(event.level, '⚠️')} {event.text}")
         elif isinstance(event, Citations) and event.citations:
-            reply["content"] += render_citations(event.citations)
+            self.reply["content"] += render_citations(event.citations)
         elif isinstance(event, QuizResult):
-            reply["content"] += event.feedback.text + (f"\n\n{event.score}" if event.score else "")
+            self.reply["content"] += event.feedback.text + (f"\n\n{event.score}" if event.score else "")
         elif isinstance(event, QuizAsk):
-            messages.append(quiz_message(event))
+            self.messages.append(quiz_message(event))
         elif isinstance(event, ToolStart):
-            step = {
-                "role": "assistant",
-                "content": f"Arguments: `{json.dumps(event.args, ensure_ascii=False)}`",
-                "metadata": {"title": f"🛠️ Running {event.name}", "status": "pending"},
-            }
-            messages.insert(_at(messages, reply), step)
-        elif isinstance(event, ToolProgress) and event.row is not None:  # a training epoch: live table
-            rows.append(event.row)
-            table = "#### Training live\n\n" + training_table(SimpleNamespace(training=rows))
-            sample = event.row.metrics.get("sample")
-            chart = loss_chart(rows, tempfile.mkstemp(suffix="-loss.png")[1])
-            if live is None:
-                live = [{"role": "assistant", "content": table}, {"role": "assistant", "content": ""}]
-                if _is_image(sample):
-                    live.append({"role": "assistant", "content": {"path": sample}})
-                at = _at(messages, reply)
-                messages[at:at] = live
-            live[0]["content"] = table
-            live[1]["content"] = {"path": chart}
-            if _is_image(sample) and len(live) > 2:
-                live[2]["content"] = {"path": sample}
-            elif isinstance(sample, str) and not _is_image(sample):
-                live[0]["content"] += f"\n\nSample after epoch {event.row.epoch}: *{sample}*"
-        elif isinstance(event, ToolProgress):
-            step["content"] += f"\n\n… {event.line}"
+            self.start(event)
+        elif isinstance(event, ToolProgress) and event.row is not None:
+            self.epoch(event.row)
+        elif isinstance(event, ToolProgress) and self.step is not None:
+            self.step["content"] += f"\n\n… {plain(event.line)}"
         elif isinstance(event, ToolEnd):
-            step["metadata"] = {
-                "title": f"🛠️ {event.name} {'finished' if event.ok else 'failed'}",
-                "status": "done",
-                "duration": round(event.duration_ms / 1000, 2),
-            }
-            for message in live or []:  # the live view gives way to the full trace
-                del messages[_at(messages, message)]
-            live, rows = None, []
-            if event.ok:
-                at = _at(messages, reply)
-                image = event.trace.output.get("image")
-                previews = event.trace.output.get("previews") or []
-                strip = previews and preview_strip(previews, tempfile.mkstemp(suffix="-steps.png")[1])
-                clean = [
-                    a.path
-                    for st in event.trace.stages
-                    for a in st.artifacts
-                    if "predicted clean" in a.caption
-                ]
-                clean_strip = clean and preview_strip(clean, tempfile.mkstemp(suffix="-x0.png")[1])
-                chart = event.trace.training and loss_chart(
-                    event.trace.training, tempfile.mkstemp(suffix=".png")[1]
-                )
-                messages[at:at] = [
-                    {"role": "assistant", "content": render_trace(event.trace)},
-                    *([{"role": "assistant", "content": {"path": chart}}] if chart else []),
-                    *([{"role": "assistant", "content": {"path": strip}}] if strip else []),
-                    *([{"role": "assistant", "content": {"path": clean_strip}}] if clean_strip else []),
-                    *([{"role": "assistant", "content": {"path": image}}] if image else []),
-                    {"role": "assistant", "content": {"path": save_trace(event.trace)}},
-                ]
+            self.end(event)
         else:
-            continue
-        yield messages
+            return False
+        return True
+
+    def start(self, event: ToolStart) -> None:
+        self.step = {
+            "role": "assistant",
+            "content": f"Arguments: {plain(json.dumps(event.args, ensure_ascii=False))}",
+            "metadata": {"title": f"🛠️ Running {plain(event.name)}", "status": "pending"},
+        }
+        self.messages.insert(_at(self.messages, self.reply), self.step)
+
+    def epoch(self, row) -> None:
+        """A finished training epoch: the live table grows, the chart and the samples are redrawn."""
+        self.rows.append(row)
+        table = "#### Training live\n\n" + safely(
+            lambda: training_table(SimpleNamespace(training=self.rows)), "training table"
+        )
+        sample = row.metrics.get("sample")
+        if not self.live:
+            self.live = [{"role": "assistant", "content": table}, {"role": "assistant", "content": ""}]
+            if _is_image(sample):
+                self.live.append({"role": "assistant", "content": ""})
+            at = _at(self.messages, self.reply)
+            self.messages[at:at] = self.live
+        self.live[0]["content"] = table
+        self.live[1].update(_image(lambda p: loss_chart(self.rows, p), self.files, "loss.png"))
+        if _is_image(sample) and len(self.live) > 2:
+            self.live[2]["content"] = {"path": sample}
+        elif isinstance(sample, str) and not _is_image(sample):
+            self.live[0]["content"] += f"\n\nSample after epoch {row.epoch}: {plain(sample)}"
+
+    def end(self, event: ToolEnd) -> None:
+        self.close_step(event.ok, event.duration_ms / 1000)
+        if event.ok:
+            at = _at(self.messages, self.reply)
+            self.messages[at:at] = trace_messages(event.trace, self.files)
+
+    def close_step(self, ok: bool, seconds: float | None = None) -> None:
+        """Mark the running step finished (or failed) and let the live view give way."""
+        if self.step is not None:
+            title = self.step["metadata"]["title"].replace("Running ", "")
+            self.step["metadata"] = {
+                "title": f"{title} {'finished' if ok else 'failed'}",
+                "status": "done",
+                **({"duration": round(seconds, 2)} if seconds is not None else {}),
+            }
+            self.step = None
+        for message in self.live:
+            del self.messages[_at(self.messages, message)]
+        self.live, self.rows = [], []
+
+
+def _show(events: Iterator, messages: list[dict], reply: dict, files: ArtifactStore) -> Iterator[list[dict]]:
+    """Fold tutor events into the chat messages, yielding after each change. Whatever fails, the
+    learner keeps what was already shown, gets a short note, and no step stays "running"."""
+    fold = _Fold(messages, reply, files)
+    try:
+        for event in events:
+            try:
+                changed = fold.event(event)
+            except Exception as exc:  # a part that cannot be shown becomes a note
+                log.exception("could not show %s", type(event).__name__)
+                fold.note(f"⚠️ Part of this answer could not be shown ({type(exc).__name__}).")
+                changed = True
+            if changed:
+                yield messages
+    except Exception as exc:  # the turn itself failed: say so, keep the page serving
+        log.exception("turn failed")
+        fold.note(f"⛔ Something went wrong on my side ({type(exc).__name__}). Please try again.")
+    fold.close_step(ok=False)
     if not reply["content"]:
         del messages[_at(messages, reply)]
-        yield messages
+    yield messages
 
 
 def respond(
@@ -176,22 +236,24 @@ def respond(
     messages: list[dict],
     name: str = "",
     session: QuizSession | None = None,
-    cancel: threading.Event | None = None,
+    runs: SessionRuns | None = None,
     token: str | None = None,
 ) -> Iterator[tuple[str, list[dict], QuizSession]]:
     """Stream one turn into the chat: yields (new textbox value, chat messages, quiz session).
 
-    Tool runs appear as folded steps (Gradio message metadata), then the rendered trace and its JSON;
-    quiz questions carry their choices as buttons.
+    The learner's words are shown as typed (never as HTML); tool runs appear as folded steps (Gradio
+    message metadata), then the rendered trace and its JSON; quiz questions carry their choices as
+    buttons. `token` is the browser's id: the page always has one, so it is never the terminal's None.
     """
     session = session if session is not None else QuizSession()
-    session.learner, session.token = name or "", token
+    session.learner, session.token = name or "", token or ""
     history = chat_history(messages)
-    messages = list(messages or []) + [{"role": "user", "content": message or " "}]
+    messages = list(messages or []) + [{"role": "user", "content": plain(message or " ")}]
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
     yield "", messages, session
-    for shown in _show(tutor.turn(message, history, session, cancel), messages, reply):
+    files = artifact_store(tutor.settings)
+    for shown in _show(tutor.turn(message, history, session, runs), messages, reply, files):
         yield "", shown, session
 
 
@@ -205,17 +267,18 @@ def choose_option(
 ) -> Iterator[tuple[list[dict], QuizSession]]:
     """A click on a quiz choice: the answer to the question that choice belongs to."""
     session = session if session is not None else QuizSession()
-    session.learner, session.token = name or "", token
+    session.learner, session.token = name or "", token or ""
     question_id, _, letter = str(evt.value).partition(":")
     label = next(
         (o.get("label") for m in messages for o in m.get("options") or [] if o.get("value") == evt.value),
         letter,
     )
-    messages = list(messages or []) + [{"role": "user", "content": label}]
+    messages = list(messages or []) + [{"role": "user", "content": plain(label)}]
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
     yield messages, session
-    for shown in _show(tutor.quiz.answer(session, letter, question_id), messages, reply):
+    files = artifact_store(tutor.settings)
+    for shown in _show(tutor.quiz.answer(session, letter, question_id), messages, reply, files):
         yield shown, session
 
 
@@ -228,7 +291,7 @@ def progress_view(tutor: Tutor, name: str, token: str | None = None) -> tuple[pd
     """Mastery per concept (for the bar chart) and a summary with what is due for review."""
     empty = no_progress()
     try:
-        progress = tutor.quiz.engine.progress(name, token)
+        progress = tutor.quiz.engine.progress(name, token or "")
     except LearnerError as e:
         return empty, str(e)
     rows = [r for r in progress.concepts if r["attempts"] or r["mastered"]]
@@ -241,27 +304,30 @@ def progress_view(tutor: Tutor, name: str, token: str | None = None) -> tuple[pd
     titles = {r["slug"]: r["title"] for r in progress.concepts}
     due = ", ".join(titles[c] for c in progress.due) or "nothing yet"
     summary = (
-        f"**{name.strip()}**: {progress.correct}/{progress.attempts} answers right · "
+        f"**{plain(name.strip())}**: {progress.correct}/{progress.attempts} answers right · "
         f"**{progress.mastered}** of {len(progress.concepts)} concepts mastered · due for review: {due}"
     )
     return (frame if rows else empty), summary
 
 
 def export_progress(tutor: Tutor, name: str, token: str | None = None) -> tuple[str | None, str]:
+    """The learner's own records as a JSON file (a fresh, unguessable path in the artifacts folder)."""
+    store = tutor.quiz.engine.store
     try:
-        data = tutor.quiz.engine.store.export(tutor.quiz.engine.store.learner(name, False, token))
+        data = store.export(store.learner(name, False, token or ""))
     except LearnerError as e:
         return None, str(e)
-    with tempfile.NamedTemporaryFile("w", suffix="-progress.json", delete=False) as f:
-        json.dump(data, f, indent=2)
-    return f.name, f"Exported {len(data['attempts'])} answers."
+    path = artifact_store(tutor.settings).new_file("progress.json")
+    path.write_text(json.dumps(data, indent=2))
+    return str(path), f"Exported {len(data['attempts'])} answers."
 
 
 def reset_progress(tutor: Tutor, name: str, sure: bool, token: str | None = None) -> str:
     if not sure:
         return "Tick **Yes, erase my progress** first: a reset cannot be undone."
+    store = tutor.quiz.engine.store
     try:
-        removed = tutor.quiz.engine.store.reset(tutor.quiz.engine.store.learner(name, False, token))
+        removed = store.reset(store.learner(name, False, token or ""))
     except LearnerError as e:
         return str(e)
     return f"Progress erased ({removed} answers)."

@@ -9,16 +9,14 @@ forward pass through forward hooks. Nothing here knows about a particular model.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from tools.base import Progress, ToolError
+from tools.base import RunContext, ToolError
 from tools.trace import EpochRow, LayerRow, Stage, TensorInfo
 
 
@@ -58,14 +56,11 @@ class Run:
         epochs: int,
         budget_s: float,
         device: str,
-        out_dir: Path,
-        progress: Progress,
-        cancel: threading.Event | None = None,
-        on_epoch: Callable[[EpochRow], None] | None = None,
+        ctx: RunContext,
     ):
-        self.epochs, self.budget_s, self.device, self.out_dir = epochs, budget_s, device, out_dir
-        self.progress, self.on_epoch = progress, on_epoch
-        self.cancel = threading.Event() if cancel is None else cancel
+        self.epochs, self.budget_s, self.device, self.out_dir = epochs, budget_s, device, ctx.folder
+        self.progress, self.on_epoch = ctx.progress, ctx.on_row
+        self.ctx = ctx
         self.start = time.perf_counter()
         self.rows: list[EpochRow] = []
         self.stopped: str | None = None  # None (ran every epoch), "time budget" or "cancelled"
@@ -76,7 +71,7 @@ class Run:
         return time.perf_counter() - self.start
 
     def _should_stop(self) -> bool:
-        if self.stopped is None and self.cancel.is_set():
+        if self.stopped is None and self.ctx.should_stop():
             self.stopped = "cancelled"
         elif self.stopped is None and self.steps and self.elapsed() >= self.budget_s:
             self.stopped = "time budget"  # after at least one step, so every run has something to show
