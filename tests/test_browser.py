@@ -22,13 +22,16 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def page_url(settings, tutor):
-    from app import build_app
+    from app import build_app, served_paths
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = build_app(settings, tutor)
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    paths = served_paths(settings)
+    demo.queue().launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **paths
+    )
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -168,3 +171,26 @@ def test_an_image_is_generated_in_the_page(page, output_dir):
     assert chat.locator("img").count() >= 2  # the step strip and the final image
     assert "denoising" in chat.inner_text() and "Key insight" in chat.inner_text()
     page.screenshot(path=str(output_dir / "image-demo.png"), full_page=True)
+
+
+HOSTILE = "<img src=x onerror=alert(1)><b>bold</b>"
+
+
+def test_learner_text_is_shown_as_text(page, output_dir):
+    """HTML typed by a learner shows as typed in the bubble, the tool step, the trace and a quiz
+    answer; no element is made from it and no script runs."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.locator("#learner input, #learner textarea").first.fill("Text Learner")
+    ask(page, HOSTILE, until="Sources from the lessons")
+    ask(page, f"/demo text {HOSTILE}", until="every number above was measured")
+    page.locator("#chat").get_by_text("text_generation finished").wait_for()
+    ask(page, "quiz me", until="difficulty")
+    if page.locator("#chat button.option").count():  # a choice question: the hostile text is no choice
+        ask(page, "<img src=y onerror=alert(2)>", until="is not one of the choices")
+    chat = page.locator("#chat")
+    assert chat.locator("img[src='x'], img[src='y'], b:text-is('bold')").count() == 0
+    text = chat.inner_text()
+    assert text.count(HOSTILE) >= 3  # the bubble, the demo request, the trace's prompt
+    assert "Running" not in text and not dialogs
+    page.screenshot(path=str(output_dir / "learner-text.png"), full_page=True)

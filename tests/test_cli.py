@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tutor.cli import main as cli_main
 
 
@@ -93,3 +95,21 @@ def test_demo_image_writes_the_image_and_previews(home, tmp_path, capsys):
     written = sorted(p.name for p in out.iterdir())
     assert "trace.json" in written and any(n.endswith("image.png") for n in written)
     assert sum("step" in n for n in written) >= 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["search", "tokens", "-k", "0"], "0 is out of range: use 1 to 20"),
+        (["search", "tokens", "-k", "-3"], "-3 is out of range: use 1 to 20"),
+        (["search", "tokens", "-k", "many"], "'many' is not an integer"),
+        (["quiz", "-n", "0"], "0 is out of range: use 1 to 200"),
+        (["serve", "--port", "70000"], "70000 is out of range: use 1 to 65535"),
+    ],
+)
+def test_out_of_range_values_get_one_clear_line(argv, why, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and why in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1
