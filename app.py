@@ -76,7 +76,7 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
                 export = gr.Button("Export my progress", size="sm", elem_id="export")
                 sure = gr.Checkbox(label="Yes, erase my progress", value=False, elem_id="reset-sure")
                 reset = gr.Button("Reset my progress", size="sm", variant="stop", elem_id="reset")
-            exported = gr.File(label="Your progress (JSON)", visible=True, elem_id="export-file")
+            exported = gr.File(label="Your progress (JSON)", interactive=False, elem_id="export-file")
 
         # The browser's own random id, kept in its local storage: with the name it identifies the learner,
         # so typing someone else's name in another browser never shows their progress.
@@ -137,18 +137,25 @@ def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 
     if warm:  # load the embedded model now, not on the first question
         warm()
     build_app(settings, tutor).queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, **served_paths(settings)
+        server_name=host, server_port=port, **launch_options(settings)
     )
 
 
-def served_paths(settings: Settings) -> dict[str, list[str]]:
+def launch_options(settings: Settings) -> dict:
     """`launch` arguments: the artifacts folder is served; everything else in the data directory
-    (the learner store, the vector store, the model cache) is blocked, even if it moves inside."""
+    (the learner store, the vector store, the model cache) is blocked. The page takes no uploads, so
+    Gradio's upload route is held to a small size."""
     home, artifacts = Path(settings.home).resolve(), settings.artifacts_dir.resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
-    private = {home / name for name in ("learners.db", "learners.db-wal", "learners.db-shm", "chroma")}
+    private = {
+        home / name for name in ("learners.db", "learners.db-wal", "learners.db-shm", "chroma", "models")
+    }
     private |= {p for p in home.iterdir() if p != artifacts}
-    return {"allowed_paths": [str(artifacts)], "blocked_paths": sorted(str(p) for p in private)}
+    return {
+        "allowed_paths": [str(artifacts)],
+        "blocked_paths": sorted(str(p) for p in private),
+        "max_file_size": "1mb",
+    }
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ real lessons, and the tutor on the real embedded model. Built once per session (
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,23 @@ def text_tool(settings, tutor):  # `tutor` makes sure the embedded model's cache
     from tools.registry import Registry
 
     return Registry(settings).get("text_generation")
+
+
+@pytest.fixture(scope="session")
+def page_server(settings, tutor):
+    """The page as `genai-tutor serve` launches it, on a free loopback port: its base URL."""
+    from app import build_app, launch_options
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(settings, tutor)
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(settings),
+    )
+    yield f"http://127.0.0.1:{port}"
+    demo.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -21,19 +20,8 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def page_url(settings, tutor):
-    from app import build_app, served_paths
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_app(settings, tutor)
-    paths = served_paths(settings)
-    demo.queue().launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **paths
-    )
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+def page_url(page_server):
+    return page_server + "/"
 
 
 @pytest.fixture(scope="module")

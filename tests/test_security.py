@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid
 from pathlib import Path
 
@@ -19,22 +18,8 @@ FILE_ROUTES = ("/gradio_api/file={}", "/gradio_api/file/{}", "/file={}")
 
 
 @pytest.fixture(scope="module")
-def server(settings, tutor):
-    from app import build_app, served_paths
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo = build_app(settings, tutor)
-    demo.queue().launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **served_paths(settings),
-    )
-    yield f"http://127.0.0.1:{port}"
-    demo.close()
+def server(page_server):
+    return page_server
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +115,8 @@ def test_old_keys_holding_the_browser_id_are_hashed_on_open(tmp_path):
     db.close()
     store = LearnerStore(tmp_path / "l.db")
     assert store.learner("Bo", create=False, token=token)  # the same learner, found by the hashed key
+
+
+def test_uploads_are_held_to_a_small_size(server):
+    big = {"files": ("big.bin", b"0" * (2 * 2**20), "application/octet-stream")}
+    assert httpx.post(server + "/gradio_api/upload", files=big).status_code == 413
