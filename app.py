@@ -1,164 +1,17 @@
-"""Composition root: settings -> tutor -> Gradio page. `build_app` builds without launching."""
+"""`python app.py` serves the page on the embedded defaults (the same as `genai-tutor serve`).
+
+The page itself is built in tutor/page.py; this file only launches it."""
 
 from __future__ import annotations
 
-import functools
-import os
-import uuid
-from pathlib import Path
+from tutor.page import build_app, launch_options, main
+from tutor.settings import ConfigError, Settings
 
-import gradio as gr
-
-from tutor.chat import Tutor, build_tutor
-from tutor.quiz_turn import QuizSession
-from tutor.runner import SessionRuns
-from tutor.settings import Settings
-from tutor.ui import (
-    EXAMPLES,
-    choose_option,
-    export_progress,
-    no_progress,
-    progress_view,
-    reset_progress,
-    respond,
-)
-
-INTRO = (
-    "# genai-tutor\n"
-    "Ask how generative AI works, watch real models run (`/demo text ...`), or type **quiz me**. "
-    "Answers come from the tutor's own lessons and list the sections they used."
-)
-
-
-def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> gr.Blocks:
-    settings = settings or Settings.from_env()
-    tutor = tutor or build_tutor(settings)
-    # Gradio keeps copies of what it shows (and uploads) in its own cache: inside the artifacts folder,
-    # so the page serves one folder, bounded by the same retention.
-    os.environ["GRADIO_TEMP_DIR"] = str(settings.artifacts_dir / "gradio")
-    with gr.Blocks(title="genai-tutor", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
-        gr.Markdown(
-            f"Model: **{settings.describe_backend()}** · device: **{settings.torch_device()}**",
-            elem_id="backend-info",
-        )
-        name = gr.Textbox(
-            label="Name (keeps your quiz progress; no password)", max_lines=1, elem_id="learner", scale=1
-        )
-        session = gr.State(None)  # the page session's QuizSession, made on its first turn
-        chat = gr.Chatbot(label="Tutor", height=560, elem_id="chat", buttons=["copy"])
-        with gr.Row():
-            box = gr.Textbox(
-                placeholder="Ask about tokens, transformers, diffusion, GANs, DALL-E… or type: quiz me",
-                show_label=False,
-                scale=8,
-                elem_id="message",
-                autofocus=True,
-            )
-            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-            stop = gr.Button("Stop training", variant="stop", scale=1, elem_id="stop")
-        gr.Examples(EXAMPLES, inputs=box, label="Try asking")
-        clear = gr.Button("Clear chat", elem_id="clear")
-        with gr.Accordion("📈 Your progress", open=True, elem_id="progress"):
-            mastery = gr.BarPlot(
-                no_progress(),
-                x="concept",
-                y="mastery",
-                y_lim=[0, 100],
-                x_label_angle=-30,
-                y_title="mastery (%)",
-                label="Mastery per concept",
-                elem_id="mastery-chart",
-            )
-            summary = gr.Markdown("Type your name and **quiz me** to start.", elem_id="progress-summary")
-            with gr.Row():
-                refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
-                export = gr.Button("Export my progress", size="sm", elem_id="export")
-                sure = gr.Checkbox(label="Yes, erase my progress", value=False, elem_id="reset-sure")
-                reset = gr.Button("Reset my progress", size="sm", variant="stop", elem_id="reset")
-            exported = gr.File(label="Your progress (JSON)", interactive=False, elem_id="export-file")
-
-        # The browser's own random id, kept in its local storage: with the name it identifies the learner,
-        # so typing someone else's name in another browser never shows their progress.
-        browser = gr.BrowserState(None, storage_key="genai-tutor-learner")
-        demo.load(lambda token: token or uuid.uuid4().hex, browser, browser, api_name=False)
-        who = [name, browser]
-        show_progress = functools.partial(progress_view, tutor)
-        panel = [mastery, summary]
-        runs: dict[str, SessionRuns] = {}  # per page session: its one demo at a time and its Stop button
-
-        def turn(message, messages, learner, quiz: QuizSession | None, token, request: gr.Request):
-            mine = runs.setdefault(request.session_hash or "", SessionRuns())
-            mine.new_turn()
-            yield from respond(tutor, message, messages, learner, quiz, mine, token)
-
-        def stop_training(request: gr.Request) -> None:
-            if request.session_hash in runs:
-                runs[request.session_hash].cancel.set()
-
-        def closed(request: gr.Request) -> None:  # the tab is gone: stop its demo, forget its state
-            gone = runs.pop(request.session_hash or "", None)
-            if gone is not None:
-                gone.cancel.set()
-
-        for trigger in (box.submit, send.click):
-            trigger(turn, [box, chat, name, session, browser], [box, chat, session], api_name=False).then(
-                show_progress, who, panel, api_name=False
-            )
-
-        def option(messages, learner, quiz: QuizSession | None, token, evt: gr.SelectData):
-            yield from choose_option(tutor, messages, learner, quiz, token, evt)
-
-        chat.option_select(option, [chat, name, session, browser], [chat, session], api_name=False).then(
-            show_progress, who, panel, api_name=False
-        )
-        clear.click(lambda: ("", []), None, [box, chat], api_name=False)
-        stop.click(stop_training, None, None, api_name=False, queue=False)
-        demo.unload(closed)
-        refresh.click(show_progress, who, panel, api_name=False)
-        name.submit(show_progress, who, panel, api_name=False)
-        export.click(functools.partial(export_progress, tutor), who, [exported, summary], api_name=False)
-        reset.click(
-            lambda learner, token, yes: reset_progress(tutor, learner, yes, token),
-            [*who, sure],
-            summary,
-            api_name=False,
-        ).then(show_progress, who, panel, api_name=False)
-    return demo
-
-
-def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    settings = settings or Settings.from_env()
-    tutor = build_tutor(settings)
-    print("genai-tutor: syncing lessons…", tutor.store.ingest(), flush=True)
-    tutor.store.embedder.warm()
-    warm = getattr(tutor.chat_model, "warm", None)
-    if warm:  # load the embedded model now, not on the first question
-        warm()
-    build_app(settings, tutor).queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, **launch_options(settings)
-    )
-
-
-def launch_options(settings: Settings) -> dict:
-    """`launch` arguments: the artifacts folder is served; everything else in the data directory
-    (the learner store, the vector store, the model cache) is blocked. The page takes no uploads, so
-    Gradio's upload route is held to a small size."""
-    home, artifacts = Path(settings.home).resolve(), settings.artifacts_dir.resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
-    private = {
-        home / name for name in ("learners.db", "learners.db-wal", "learners.db-shm", "chroma", "models")
-    }
-    private |= {p for p in home.iterdir() if p != artifacts}
-    return {
-        "allowed_paths": [str(artifacts)],
-        "blocked_paths": sorted(str(p) for p in private),
-        "max_file_size": "1mb",
-    }
-
+__all__ = ["build_app", "launch_options", "main"]
 
 if __name__ == "__main__":
-    from tutor.cli import main as cli_main
-
-    raise SystemExit(cli_main(["serve"]))
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        raise SystemExit(f"genai-tutor: {e}") from None
+    main(settings)

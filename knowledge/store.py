@@ -66,7 +66,7 @@ class KnowledgeStore:
         )
 
     def ingest(self, rebuild: bool = False) -> dict:
-        """Bring the store in line with the lesson files; returns counts per DESIGN.md's CLI contract."""
+        """Bring the store in line with the lesson files; returns the counts `ingest --json` prints."""
         start = time.perf_counter()
         if rebuild:
             self.client.delete_collection(COLLECTION)

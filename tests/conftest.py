@@ -52,9 +52,9 @@ def store(settings, embedder):
 @pytest.fixture(scope="session")
 def tutor(settings, store):
     from tutor.chat import Tutor
-    from tutor.llm import make_chat_model
+    from tutor.llm import make_backend
 
-    return Tutor(settings, store, make_chat_model(settings))
+    return Tutor(settings, store, make_backend(settings))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from tests.fake_openai import FakeOpenAI
 from tutor.chat import Tutor
 from tutor.events import Notice, ToolEnd, ToolProgress, ToolStart, TurnDone
-from tutor.llm import make_chat_model
+from tutor.llm import make_backend
 from tutor.router import demo_prompt
 from tutor.settings import Settings
 
@@ -43,7 +43,7 @@ def openai_events(settings, store, script, message, history=()):
             openai_base_url=api.base_url,
             device="cpu",
         )
-        events = list(Tutor(s, store, make_chat_model(s)).turn(message, history))
+        events = list(Tutor(s, store, make_backend(s)).turn(message, history))
     return events, api.requests
 
 
@@ -144,6 +144,6 @@ def test_stop_reaches_a_training_demo_the_model_started(settings, store):
         s = Settings.from_env(
             home=settings.home, llm="openai", openai_api_key="sk-test-key", openai_base_url=api.base_url
         )
-        events = list(Tutor(s, store, make_chat_model(s)).turn("train a GAN", runs=runs))
+        events = list(Tutor(s, store, make_backend(s)).turn("train a GAN", runs=runs))
     end = next(e for e in events if isinstance(e, ToolEnd))
     assert end.name == "training_demo" and not end.ok and "cancel" in end.error.lower()

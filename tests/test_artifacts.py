@@ -63,7 +63,7 @@ def test_thirty_image_demos_leave_a_bounded_footprint(tutor, settings, demos, tm
 
     limit_mb = 0.5
     small = replace(settings, home=tmp_path, artifacts_max_mb=limit_mb)
-    page = Tutor(small, tutor.store, tutor.chat_model)
+    page = Tutor(small, tutor.store, tutor.backend)
     tmp_before = set(os.listdir(tempfile.gettempdir()))
     sizes, fds = [], []
     for i in range(demos):

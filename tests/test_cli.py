@@ -1,4 +1,4 @@
-"""The command-line contract from DESIGN.md: one JSON object per result on stdout."""
+"""The command-line contract: one JSON object per result on stdout."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def test_ask_json(store, tutor, capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result) >= {"answer", "citations", "tools", "timings"}
     assert any("classifier-free-guidance" in c["concepts"] for c in result["citations"])
-    assert set(result["citations"][0]) == {"lesson_id", "title", "section", "concepts"}
+    assert set(result["citations"][0]) == {"kind", "lesson_id", "title", "section", "concepts"}
+    assert result["citations"][0]["kind"] == "lesson"
     assert set(result["timings"]) >= {"retrieval_ms", "ttft_ms", "total_ms"}
 
 

@@ -56,7 +56,7 @@ def _serve(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
 @pytest.fixture
 def crash_home(tmp_path, settings, tutor):
     """A data directory of its own, with the embedded model already converted (saves ~20 s)."""
-    from tutor.llm.local import CACHE_SUBDIR
+    from tools.embedded_model import CACHE_SUBDIR
 
     home = tmp_path / "home"
     shutil.copytree(settings.home / CACHE_SUBDIR, home / CACHE_SUBDIR)

@@ -194,12 +194,12 @@ def test_compare_runs_the_open_pipeline_and_the_api_on_one_prompt(settings, stor
     from tests.fake_openai import FakeOpenAI
     from tutor.chat import Tutor
     from tutor.events import TextDelta, ToolEnd
-    from tutor.llm import make_chat_model
+    from tutor.llm import make_backend
     from tutor.settings import Settings
 
     with FakeOpenAI() as api:
         s = Settings.from_env(home=settings.home, openai_api_key="sk-test-key", openai_base_url=api.base_url)
-        tutor = Tutor(s, store, make_chat_model(s))
+        tutor = Tutor(s, store, make_backend(s))
         events = list(tutor.turn("/demo compare a red circle on a white background"))
     ends = [e for e in events if isinstance(e, ToolEnd)]
     assert [(e.name, e.ok) for e in ends] == [("image_generation", True), ("image_api", True)]

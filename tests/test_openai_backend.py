@@ -10,7 +10,7 @@ from tests.fake_openai import FakeOpenAI
 from tutor.chat import Tutor
 from tutor.cli import main as cli_main
 from tutor.events import Notice
-from tutor.llm import make_chat_model
+from tutor.llm import make_backend
 from tutor.settings import ConfigError, Settings
 
 
@@ -18,7 +18,7 @@ def openai_tutor(settings, store, base_url, key="sk-test-key"):
     s = Settings.from_env(
         home=settings.home, llm="openai", openai_api_key=key, openai_base_url=base_url, device="cpu"
     )
-    return Tutor(s, store, make_chat_model(s))
+    return Tutor(s, store, make_backend(s))
 
 
 def test_answers_from_numbered_passages_and_cites(settings, store):
@@ -53,7 +53,7 @@ def test_wrong_key_gives_a_clear_message_and_the_lesson_text(settings, store):
     assert "**From the lesson" in done.answer and done.citations  # the learner loses nothing
 
 
-@pytest.mark.parametrize(("status", "words"), [(429, "rate-limiting"), (500, "answered with an error (500)")])
+@pytest.mark.parametrize(("status", "words"), [(429, "rate-limiting"), (500, "internal error (500)")])
 def test_server_errors_become_messages(settings, store, status, words):
     with FakeOpenAI() as api:
         api.fail_with = status

@@ -18,7 +18,9 @@ PLUGIN = """
 from pydantic import BaseModel, Field
 
 from tools.base import Tool
+from tools.questions import choice
 from tools.trace import Clock, PipelineTrace, Stage, TensorInfo
+from tools.views import markdown
 
 
 class ReverseArgs(BaseModel):
@@ -30,6 +32,7 @@ class ReverseTool(Tool):
     description = "Reverse the prompt, character by character."
     Args = ReverseArgs
     examples = ["reverse my text"]
+    command = "rev"
 
     def run(self, args, ctx):
         clock = Clock()
@@ -41,6 +44,17 @@ class ReverseTool(Tool):
         return PipelineTrace(tool=self.name, title="Reversed", prompt=args.prompt, device="cpu", seed=0,
                              config=args.model_dump(), versions={}, stages=[stage], output={"text": text},
                              key_insight="Reversal keeps the length.", total_ms=clock.total_ms())
+
+    def views(self, trace, folder):
+        mirror = lambda: "#### Mirror view: " + trace.prompt + " / " + trace.output["text"]
+        return [*super().views(trace, folder), markdown("mirror", mirror)]
+
+    def questions(self, trace):
+        first, last = trace.output["text"][0], trace.prompt[0]
+        return [choice(trace, "first", "tokenization", "tokenization",
+                       "In your run, which character came out first?", repr(first),
+                       [(repr(last), "reversal keeps the order", "That one came out last.")],
+                       "Reversal puts the last character first.")]
 """
 
 
@@ -84,7 +98,7 @@ def test_the_router_runs_a_plugin_by_command(plugin_on_path, settings, store, tu
     from tutor.chat import Tutor
     from tutor.events import ToolEnd
 
-    local = Tutor(settings, store, tutor.chat_model)  # a fresh registry sees the plugin
+    local = Tutor(settings, store, tutor.backend)  # a fresh registry sees the plugin
     ends = [e for e in local.turn("/demo reverse_text hello") if isinstance(e, ToolEnd)]
     assert ends[0].trace.output == {"text": "olleh"}
 
@@ -102,3 +116,27 @@ def test_a_non_tool_entry_point_is_refused(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(TypeError, match="'broken'.*is not a genai-tutor Tool class"):
         discover()
+
+
+def test_a_plugin_brings_its_own_view_and_run_question_to_the_page(plugin_on_path, settings, store):
+    """Through the page's own handler: `/demo rev` shows the plugin's view, `/quiz run` its question."""
+    import uuid
+
+    from tutor.chat import Tutor
+    from tutor.llm import make_backend
+    from tutor.quiz_turn import QuizSession
+    from tutor.runner import SessionRuns
+    from tutor.ui import respond
+
+    tutor = Tutor(settings, store, make_backend(settings))  # its registry discovers the plugin
+    session, runs, token = QuizSession(), SessionRuns(), uuid.uuid4().hex
+    *_, (_, messages, session) = respond(tutor, "/demo rev tutor", [], "Plugin Fan", session, runs, token)
+    shown = "\n".join(m["content"] for m in messages if isinstance(m["content"], str))
+    assert "Mirror view: tutor / rotut" in shown and "Pipeline stages" in shown
+    *_, (_, messages, session) = respond(tutor, "/quiz run", messages, "Plugin Fan", session, runs, token)
+    asked = messages[-1]
+    assert "which character came out first" in asked["content"]
+    assert {o["label"] for o in asked["options"]} == {"A. 'r'", "B. 't'"} or len(asked["options"]) == 2
+    right = next(o["value"] for o in asked["options"] if "'r'" in o["label"])
+    feedback = list(tutor.quiz.answer(session, right.partition(":")[2], right.partition(":")[0]))
+    assert any("Correct" in getattr(getattr(e, "feedback", None), "text", "") for e in feedback)

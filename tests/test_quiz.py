@@ -254,7 +254,7 @@ def test_short_answers_are_graded_by_a_tool_calling_backend_against_the_key_poin
     tmp_path, bank, embedder, settings
 ):
     from tests.fake_openai import FakeOpenAI
-    from tutor.llm import make_chat_model
+    from tutor.llm import make_backend
     from tutor.settings import Settings
 
     item = next(i for i in bank if i.type == "short_answer")
@@ -267,7 +267,7 @@ def test_short_answers_are_graded_by_a_tool_calling_backend_against_the_key_poin
             bank,
             list(load_concepts().values()),
             embedder,
-            make_chat_model(s),
+            make_backend(s).grader,
         )
         learner = engine.store.learner("Gpt")
         api.reply = json.dumps(

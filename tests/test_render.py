@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from tools.trace import PipelineTrace, Stage
 from tutor.events import TextDelta, ToolStart
-from tutor.render import render_trace
 from tutor.runner import Runner
-from tutor.ui import _show
+from tutor.ui import _show, trace_messages
 
 
-def _fold(events, settings) -> list[dict]:
-    from tools.artifacts import artifact_store
-
+def _fold(events, tutor) -> list[dict]:
     messages = [{"role": "user", "content": "hi"}]
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
-    *_, shown = _show(iter(events), messages, reply, artifact_store(settings))
+    *_, shown = _show(iter(events), messages, reply, tutor)
     return shown
 
 
@@ -28,7 +25,7 @@ def test_a_char_gpt_run_renders_whole(tutor, settings):
     """The training demo's own "sampling" stage is not the text tool's: it used to crash the turn."""
     args = {"model": "char_gpt", "width": 16, "batch_size": 32, "prompt": "The loss ", "epochs": 1}
     events = list(Runner(tutor.registry).run("training_demo", args))
-    messages = _fold(events, settings)
+    messages = _fold(events, tutor)
     text = "\n".join(m["content"] for m in messages if isinstance(m["content"], str))
     assert "Training trace, epoch by epoch" in text and "could not be drawn" not in text
     files = [m["content"]["path"] for m in messages if isinstance(m["content"], dict)]
@@ -44,19 +41,22 @@ def _trace(**stage_data) -> PipelineTrace:
     )  # fmt: skip
 
 
-def test_a_part_that_cannot_be_drawn_becomes_a_note():
-    shown = render_trace(_trace(denoising={"steps": [{"step": 1}]}))  # no timestep, no sigma
-    assert "denoising table could not be drawn" in shown
+def test_a_part_that_cannot_be_drawn_becomes_a_note(tutor, tmp_path):
+    trace = _trace(denoising={"steps": [{"step": 1}]})  # no timestep, no sigma, no previews
+    messages = trace_messages(trace, tutor.registry.get("image_generation"), tmp_path)
+    shown = "\n".join(m["content"] for m in messages if isinstance(m["content"], str))
+    assert "denoising table could not be drawn" in shown and "preview strip could not be drawn" in shown
     assert "the insight" in shown and "Pipeline stages" in shown  # the rest is there
+    assert messages[-1]["content"]["path"].endswith("-trace.json")
 
 
-def test_a_turn_that_fails_midway_keeps_what_was_shown(settings):
+def test_a_turn_that_fails_midway_keeps_what_was_shown(tutor):
     def events():
         yield TextDelta("Here is the start. ")
         yield ToolStart("text_generation", {"prompt": "x"})
         raise RuntimeError("the backend fell over")
 
-    messages = _fold(events(), settings)
+    messages = _fold(events(), tutor)
     reply = messages[-1]["content"]
     assert reply.startswith("Here is the start.") and "Something went wrong on my side" in reply
     assert not _pending(messages)

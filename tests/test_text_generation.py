@@ -37,7 +37,7 @@ def test_builtin_is_registered_through_the_entry_point_group(settings):
 
 
 def test_trace_shapes_follow_the_model_config(tool, greedy):
-    cfg = tool._load(None, "cpu")[0].config
+    cfg = tool.model(None, "cpu")[0].config
     tokens = greedy.stage("tokenization")
     n = len(tokens.data["ids"])
     assert tokens.output.shape == [1, n] and len(tokens.data["tokens"]) == n
@@ -48,7 +48,7 @@ def test_trace_shapes_follow_the_model_config(tool, greedy):
     assert all(s.duration_ms >= 0 for s in greedy.stages) and greedy.total_ms >= sum(
         s.duration_ms for s in greedy.stages
     )
-    json.loads(greedy.model_dump_json())  # serialisable as DESIGN.md's JSON
+    json.loads(greedy.model_dump_json())  # serialisable
 
 
 def test_probabilities_are_probabilities(greedy, sampled):
@@ -74,7 +74,7 @@ def test_top_k_leaves_no_probability_outside_k(sampled):
 
 
 def test_greedy_equals_generate(tool, greedy):
-    model, tok = tool._load(None, "cpu")
+    model, tok = tool.model(None, "cpu")
     ids = tok(PROMPT, return_tensors="pt")["input_ids"]
     with torch.inference_mode():
         out = model.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.eos_token_id)
@@ -143,7 +143,7 @@ def test_any_local_model_folder_runs_with_the_same_trace(tool, settings, tmp_pat
     """A tiny randomly initialised Llama saved with from_pretrained's layout: the `model` option path."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from tutor.llm.local import cached_model_dir
+    from tools.embedded_model import cached_model_dir
 
     tokenizer = AutoTokenizer.from_pretrained(cached_model_dir(settings.home))
     torch.manual_seed(0)
@@ -163,3 +163,25 @@ def test_any_local_model_folder_runs_with_the_same_trace(tool, settings, tmp_pat
     )
     assert len(trace.layers) == 2 and trace.stage("embedding").output.shape[-1] == 32
     assert 1 <= len(trace.stage("sampling").data["steps"]) <= 4
+
+
+def test_the_warped_probabilities_are_the_librarys(tool, sampled):
+    """Step 1's candidates after temperature/top-k/top-p are exactly what `generate` computes."""
+    model, tok = tool.model(None, "cpu")
+    ids = tok(PROMPT, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        out = model.generate(
+            ids,
+            max_new_tokens=1,
+            do_sample=True,
+            temperature=1.2,
+            top_k=20,
+            top_p=0.95,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=tok.eos_token_id,
+        )
+    library = out.scores[0][0].float().softmax(-1)
+    for cand in sampled[0].stage("sampling").data["steps"][0]["after"]:
+        assert cand["prob"] == pytest.approx(float(library[cand["id"]]), abs=1e-5)
+    assert int((library > 0).sum()) <= 20

@@ -6,15 +6,21 @@ import pytest
 
 from knowledge.lessons import load_concepts, load_lessons
 from knowledge.quizbank import load_bank
+from tools.config import ToolConfig
+from tools.registry import Registry
 from tutor.learner_store import LearnerStore
 from tutor.quiz import QuizEngine
-from tutor.trace_quiz import trace_items
 
 
 @pytest.fixture(scope="module")
 def run(text_tool):
     args = {"prompt": "Cats like to", "mode": "continue", "max_new_tokens": 5, "temperature": 1.0, "seed": 3}
     return text_tool(args)
+
+
+def trace_items(trace) -> list:
+    """The questions the tool that made the run asks about it (through the registry, as the tutor does)."""
+    return Registry(ToolConfig()).questions(trace)
 
 
 def _right(item) -> str:

@@ -1,13 +1,20 @@
-"""The Tool contract: one small class per file.
+"""The Tool contract: a tool owns its whole story, with generic defaults.
 
 Class attributes name the tool and describe its arguments (a pydantic model with bounds) for the
-agent; `examples` are phrasings the semantic router matches. Heavy models load on first `run`, never
-at import or construction. Tools are registered through the `genai_tutor.tools` entry-point group,
+agent and the command line; `examples` are phrasings the semantic router matches; `command` is its
+short name after `/demo`. Tools are registered through the `genai_tutor.tools` entry-point group,
 built-ins included (see tools/registry.py).
 
-`run(args, ctx)` gets one RunContext: where to write its files (its own folder in the artifacts
-store, the only place the page serves), how to report progress and live rows, and when to stop (the
-learner's Stop button, or the tool's wall-clock ceiling `max_seconds`).
+- `run(args, ctx)` does the work and returns a measured PipelineTrace. `ctx` is one RunContext: its
+  own folder in the artifacts store (the only place the page serves), the device, progress lines,
+  live rows, and when to stop (the learner's Stop button, or the tool's wall-clock ceiling).
+  Heavy models load through `setup(key, load)`: once, on first use, never at import.
+- `views(trace, folder)`: the parts the page shows (default: the stage table and the final image);
+  `live(rows, folder)`: what to show while rows arrive (default: nothing).
+- `questions(trace)`: quiz questions about the run (default: none).
+- `facts(trace)`: measured statements about the run, each with the stage (and step or layer) it comes
+  from, for answering a learner's questions about it (default: one per stage, from its note).
+- `observed(trace)`: what the run let us see, for comparing it with its `counterpart` tool.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from knowledge.quizbank import QuizItem
 from tools.artifacts import artifact_store
-from tools.trace import PipelineTrace
-from tutor.settings import Settings
+from tools.config import ToolConfig
+from tools.trace import Fact, PipelineTrace
+from tools.views import Part, markdown, output_image, stage_table
 
 Progress = Callable[[str], None]  # a short line for the learner while a long run goes on
 
@@ -37,10 +46,11 @@ class RunContext:
     """What one run gets from whoever starts it."""
 
     progress: Progress = _quiet
-    on_row: Callable[[object], None] | None = None  # finished training epochs (EpochRow), live
+    on_row: Callable[[object], None] | None = None  # live updates while it runs (e.g. finished epochs)
     cancel: threading.Event = field(default_factory=threading.Event)  # set: stop after the current step
     deadline: float | None = None  # time.monotonic() past which the run stops (the wall-clock ceiling)
     folder: Path | None = None  # this run's own artifacts folder; made by Tool.__call__ when None
+    device: str = "cpu"  # where models run ("cuda:0" or "cpu"); set by Tool.__call__ from the settings
 
     def should_stop(self) -> bool:
         """Whether the learner stopped the run or its time is up (tools check between steps)."""
@@ -58,11 +68,22 @@ class Tool:
     description: ClassVar[str]
     Args: ClassVar[type[BaseModel]]
     examples: ClassVar[list[str]] = []
+    command: ClassVar[str | None] = None  # `/demo COMMAND PROMPT`; the tool's name always works too
+    counterpart: ClassVar[str | None] = None  # a tool doing the same job elsewhere, for `/demo compare`
     heavy: ClassVar[bool] = True  # runs a model on this machine: counts against the server's demo slots
     max_seconds: ClassVar[float] = 180.0  # wall-clock ceiling of one run
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: ToolConfig):
         self.settings = settings
+        self._loaded: dict = {}
+        self._loading = threading.Lock()
+
+    def setup(self, key, load: Callable[[], object]):
+        """What `load()` makes (a model, a pipeline), made once per key on first use and kept."""
+        with self._loading:  # a second run that needs the same model waits for the first load
+            if key not in self._loaded:
+                self._loaded[key] = load()
+            return self._loaded[key]
 
     def parse(self, arguments: dict) -> BaseModel:
         """Validated arguments, or a ToolError naming each bad field and its allowed range."""
@@ -78,6 +99,7 @@ class Tool:
         """Validate the arguments and run in a fresh artifacts folder (kept from pruning meanwhile)."""
         args = self.parse(arguments)
         ctx = ctx or RunContext()
+        ctx.device = self.settings.torch_device()
         if ctx.deadline is None:
             ctx.deadline = time.monotonic() + self.max_seconds
         store = artifact_store(self.settings)
@@ -91,3 +113,29 @@ class Tool:
 
     def run(self, args: BaseModel, ctx: RunContext) -> PipelineTrace:
         raise NotImplementedError
+
+    def views(self, trace: PipelineTrace, folder: Path) -> list[Part]:
+        """What the page shows of a finished run; pictures drawn here are written into `folder`."""
+        return [markdown("stage table", lambda: stage_table(trace)), *output_image(trace)]
+
+    def live(self, rows: list, folder: Path) -> list[Part]:
+        """What the page shows while the run reports rows through `ctx.on_row`."""
+        return []
+
+    def questions(self, trace: PipelineTrace) -> list[QuizItem]:
+        """Quiz questions about this run, answered from its own numbers."""
+        return []
+
+    def facts(self, trace: PipelineTrace) -> list[Fact]:
+        """Measured statements about this run, each citing the stage it comes from."""
+        return [Fact(text=s.note, stage=s.name) for s in trace.stages]
+
+    def observed(self, trace: PipelineTrace) -> dict[str, str]:
+        """What this run let us see, row by row, for a side-by-side with its counterpart."""
+        hosted = trace.device == "api"
+        return {
+            "ran": f"yes, on {trace.device}, {trace.total_ms / 1000:.1f} s",
+            "stages observed": str(len(trace.stages)),
+            "stages with tensor shapes": str(sum(bool(s.input or s.output) for s in trace.stages)),
+            "seed / reproducible": "no seed / no" if hosted else f"{trace.seed} / yes",
+        }

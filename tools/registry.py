@@ -6,12 +6,16 @@ A plugin author writes one module with a Tool subclass and one line in their pyp
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
 
+from knowledge.quizbank import QuizItem
 from tools.base import Tool, ToolError
-from tutor.settings import Settings
+from tools.config import ToolConfig
+from tools.trace import Fact, PipelineTrace
 
 GROUP = "genai_tutor.tools"
+log = logging.getLogger(__name__)
 
 
 def discover() -> dict[str, type[Tool]]:
@@ -28,7 +32,7 @@ def discover() -> dict[str, type[Tool]]:
 class Registry:
     """Instantiates each tool once, on first use (construction is cheap; models load in `run`)."""
 
-    def __init__(self, settings: Settings, classes: dict[str, type[Tool]] | None = None):
+    def __init__(self, settings: ToolConfig, classes: dict[str, type[Tool]] | None = None):
         self.settings = settings
         self.classes = classes if classes is not None else discover()
         self._tools: dict[str, Tool] = {}
@@ -43,3 +47,28 @@ class Registry:
         if name not in self._tools:
             self._tools[name] = self.classes[name](self.settings)
         return self._tools[name]
+
+    def resolve(self, word: str) -> str | None:
+        """The tool a word names: its name, or its short `command` (`/demo text` is text_generation)."""
+        if word in self.classes:
+            return word
+        return next((n for n, cls in sorted(self.classes.items()) if cls.command == word), None)
+
+    def commands(self) -> dict[str, str]:
+        """Short command -> tool name, for the tools that have one."""
+        return {cls.command: n for n, cls in sorted(self.classes.items()) if cls.command}
+
+    def questions(self, trace: PipelineTrace) -> list[QuizItem]:
+        """The run's quiz questions from the tool that made it; none if it cannot build them."""
+        return self._ask(trace, "questions")
+
+    def facts(self, trace: PipelineTrace) -> list[Fact]:
+        """The run's measured facts from the tool that made it; none if it cannot state them."""
+        return self._ask(trace, "facts")
+
+    def _ask(self, trace: PipelineTrace, what: str) -> list:
+        try:
+            return [x for x in getattr(self.get(trace.tool), what)(trace) if x is not None]
+        except Exception:  # a tool's bug costs the learner these extras, never the turn
+            log.exception("%s of a %s run failed", what, trace.tool)
+            return []

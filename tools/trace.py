@@ -1,6 +1,6 @@
-"""The pipeline trace: what a demo tool measured while it ran (DESIGN.md's trace format).
+"""The pipeline trace: what a demo tool measured while it ran; `genai-tutor demo --json` prints it.
 
-Every number in a trace comes from the run itself. `timed` measures a stage's wall time.
+Every number in a trace comes from the run itself. `Clock` measures a stage's wall time.
 """
 
 from __future__ import annotations
@@ -65,6 +65,15 @@ class PipelineTrace(BaseModel):
 
     def stage(self, name: str) -> Stage:
         return next(s for s in self.stages if s.name == name)
+
+
+class Fact(BaseModel):
+    """One measured statement about a run, with where it comes from (cited as a trace stage)."""
+
+    text: str
+    stage: str
+    step: int | None = None
+    layer: int | None = None
 
 
 class Clock:

@@ -7,8 +7,8 @@ has one row per epoch (loss, family metrics, an observation read from the number
 and, after training, one input traced through the trained model's layers with forward hooks.
 
 Live use from a UI: every finished epoch is a `ctx.progress` line, and `ctx.on_row` receives the
-`EpochRow` itself. To stop a run, set `ctx.cancel`, or call `tool.cancel()`, which stops every run of
-this tool instance in progress.
+`EpochRow` itself (the page shows `live(rows, folder)` from tools/training/views.py). To stop a run,
+set `ctx.cancel`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
-import threading
 import time
 from typing import Literal
 
@@ -24,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool
 from tools.trace import PipelineTrace
+from tools.training import questions, views
 from tools.training.loop import Config, Run
 
 # The first of these words in the prompt picks the model when `model` is not given.
@@ -72,6 +72,7 @@ def infer_model(prompt: str) -> tuple[str, bool]:
 
 class TrainingDemoTool(Tool):
     name = "training_demo"
+    command = "train"
     description = (
         "Train a small model live and show the training trace: a GAN or a diffusion model on 8x8 "
         "handwritten digits, or a character-level GPT on the tutor's lessons. Shows loss and metrics "
@@ -90,20 +91,8 @@ class TrainingDemoTool(Tool):
         "demo training with epochs and a learning rate",
     ]
 
-    def __init__(self, settings):
-        super().__init__(settings)
-        self._running: set[threading.Event] = set()
-        self._lock = threading.Lock()
-
-    def cancel(self) -> None:
-        """Stop every run of this tool in progress after its current batch (they return a trace)."""
-        with self._lock:
-            for event in self._running:
-                event.set()
-
     def run(self, args: TrainingDemoArgs, ctx: RunContext) -> PipelineTrace:
         start = time.perf_counter()
-        device = self.settings.torch_device()
         model, inferred = (args.model, False) if args.model else infer_model(args.prompt)
         family = importlib.import_module(f"tools.training.{model}")  # diffusers loads only when needed
         cfg = Config(
@@ -117,20 +106,14 @@ class TrainingDemoTool(Tool):
             # a request that only chose the model ("train a gpt") is not text to continue
             prompt=args.prompt if args.model and args.prompt else "",
         )
-        with self._lock:
-            self._running.add(ctx.cancel)
-        try:
-            run = Run(cfg.epochs, cfg.time_budget_s, device, ctx)
-            result = family.train(cfg, run)
-        finally:
-            with self._lock:
-                self._running.discard(ctx.cancel)
+        run = Run(cfg.epochs, cfg.time_budget_s, ctx.device, ctx)
+        result = family.train(cfg, run)
         insight = result.key_insight if run.stopped is None else f"{result.key_insight} {run.stop_note()}"
         return PipelineTrace(
             tool=self.name,
             title=result.title,
             prompt=args.prompt,
-            device=device,
+            device=ctx.device,
             seed=cfg.seed,
             config={
                 **dataclasses.asdict(cfg),
@@ -146,3 +129,12 @@ class TrainingDemoTool(Tool):
             key_insight=insight,
             total_ms=round((time.perf_counter() - start) * 1000, 2),
         )
+
+    def views(self, trace, folder):
+        return views.views(trace, folder)
+
+    def live(self, rows, folder):
+        return views.live(rows, folder)
+
+    def questions(self, trace):
+        return questions.questions(trace)

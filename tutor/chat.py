@@ -13,15 +13,16 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from knowledge.store import Hit, KnowledgeStore
+from tools.markup import code, no_html
 from tools.registry import Registry
+from tutor import run_facts
 from tutor.agent import agent_stream
-from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TurnDone
+from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TraceCitation, TurnDone
+from tutor.llm import Backend, make_backend
 from tutor.llm.errors import explain_llm_error
-from tutor.markup import code, no_html
 from tutor.quiz import open_engine
 from tutor.quiz_turn import QuizSession, QuizTurns
 from tutor.render import compare_table
@@ -74,18 +75,20 @@ class Tutor:
         self,
         settings: Settings,
         store: KnowledgeStore,
-        chat_model: BaseChatModel,
+        backend: Backend,
         registry: Registry | None = None,
         quiz: QuizTurns | None = None,
     ):
         self.settings = settings
         self.store = store
-        self.chat_model = chat_model
+        self.backend = backend
+        self.chat_model = backend.chat_model
         self.registry = registry or Registry(settings)
         self.runner = Runner(self.registry, settings.max_demos, settings.demo_wait_s)
         self.router = Router(self.registry, store.embedder)
         self.quiz = quiz or QuizTurns(
-            open_engine(settings, store.embedder, grader=None if settings.llm == "local" else chat_model)
+            open_engine(settings, store.embedder, grader=backend.grader),
+            self.registry.questions,
         )
 
     def validate(self, message: str) -> str | None:
@@ -127,6 +130,10 @@ class Tutor:
             yield from self.quiz.request(session or QuizSession(), message)
             yield TurnDone(answer="", timings={"total_ms": _ms(start)})
             return
+        last_run = session.last_trace if session is not None else None
+        if last_run is not None and run_facts.is_about_run(message) and not message.startswith("/"):
+            yield from self._about_run(last_run, message, start)
+            return
         answer, tools, citations, timings = [], [], [], {}
         for event in self._respond(message, list(history), start, timings, runs):
             if isinstance(event, _FirstToken):
@@ -147,7 +154,7 @@ class Tutor:
         yield TurnDone(answer="".join(answer), citations=citations, tools=tools, timings=timings)
 
     def _respond(self, message: str, history: list[dict], start: float, timings: dict, runs=None):
-        if self.settings.llm == "local":  # routing policy: commands, then the semantic router
+        if not self.backend.calls_tools:  # routing policy: commands, then the semantic router
             route = self.router.route(message)
             if route.kind == "help":
                 yield TextDelta(self.router.help_text())
@@ -157,7 +164,7 @@ class Tutor:
                 yield TextDelta(self.router.help_text())
                 return
             if route.kind == "compare":
-                yield from self._compare(route.text, runs)
+                yield from self._compare(route.tool, route.text, runs)
                 return
             if route.kind == "tool":
                 yield from self._demo(route.tool, {"prompt": route.text}, runs)
@@ -166,7 +173,7 @@ class Tutor:
         hits = self.store.search(message, k=self.settings.retrieval_k)
         timings["retrieval_ms"] = _ms(start)
         relevant = [h for h in hits if h.score >= self.settings.min_relevance]
-        if self.settings.llm != "local":
+        if self.backend.calls_tools:
             yield from self._agent(message, relevant, history, runs)
         elif relevant:
             yield from self._grounded(message, relevant)
@@ -174,6 +181,16 @@ class Tutor:
             yield TextDelta(self._nothing_found(hits))
         if relevant:
             yield Citations(_citations(relevant))
+
+    def _about_run(self, trace, message: str, start: float) -> Iterator[Event]:
+        """A question about the last run: its closest measured facts, each cited as a stage of the run."""
+        facts = run_facts.closest(self.store.embedder, self.registry.facts(trace), message)
+        text = run_facts.answer(facts) if facts else "I have no measured facts about that run to show."
+        citations = [TraceCitation(trace.tool, f.stage, f.step, f.layer) for f in facts]
+        yield TextDelta(text)
+        if citations:
+            yield Citations(citations)
+        yield TurnDone(answer=text, citations=citations, timings={"total_ms": _ms(start)})
 
     def _demo(self, name: str, args: dict, runs: SessionRuns | None = None) -> Iterator[Event]:
         """Routing policy: run the tool; the run's own key insight is the prose."""
@@ -189,17 +206,18 @@ class Tutor:
                 else:
                     yield Notice(event.error, level="error")
 
-    def _compare(self, prompt: str, runs: SessionRuns | None = None) -> Iterator[Event]:
-        """The open pipeline and the image API on one prompt, then what each let us observe."""
+    def _compare(self, name: str, prompt: str, runs: SessionRuns | None = None) -> Iterator[Event]:
+        """A tool and its counterpart on one prompt, then what each let us observe."""
+        names = [name, self.registry.classes[name].counterpart]
         ends = []
-        for name in ("image_generation", "image_api"):
+        for name in names:
             for event in self.runner.run(name, {"prompt": prompt}, runs):
                 yield event
                 if isinstance(event, ToolEnd):
                     ends.append(event)
                     if not event.ok:
                         yield Notice(event.error, level="warning")
-        yield TextDelta(compare_table(*ends))
+        yield TextDelta(compare_table(ends, [self.registry.get(n) for n in names]))
 
     def _grounded(self, message: str, hits: list[Hit]) -> Iterator[Event | _FirstToken]:
         """Lesson passage first (always right), then the small model's short explanation of it."""
@@ -234,8 +252,7 @@ class Tutor:
                     yield _FirstToken(time.perf_counter())
                 yield event
         except Exception as exc:  # any backend failure becomes a message; the learner keeps the lesson
-            where = self.settings.openai_base_url or "the OpenAI API"
-            yield Notice(explain_llm_error(exc, where=where), level="error")
+            yield Notice(explain_llm_error(exc, where=self.backend.where), level="error")
             if hits:
                 top = hits[0]
                 yield TextDelta(
@@ -256,7 +273,7 @@ class Tutor:
             yield Notice(explain_llm_error(exc), level="error")
 
     def ask(self, message: str, history: Iterable[dict] = ()) -> dict:
-        """Run one turn to the end and return DESIGN.md's `ask` JSON."""
+        """Run one turn to the end and return the `ask` JSON (see the README's command line)."""
         notices: list[str] = []
         for event in self.turn(message, history):
             if isinstance(event, Notice):
@@ -287,9 +304,7 @@ def open_store(settings: Settings) -> KnowledgeStore:
 
 def build_tutor(settings: Settings) -> Tutor:
     """The tutor with the store and chat model the settings name (model weights load lazily)."""
-    from tutor.llm import make_chat_model
-
-    return Tutor(settings, open_store(settings), make_chat_model(settings))
+    return Tutor(settings, open_store(settings), make_backend(settings))
 
 
 def _citations(hits: list[Hit]) -> list[Citation]:

@@ -1,4 +1,4 @@
-"""`genai-tutor`: serve the page, ingest lessons, search them, ask one question (DESIGN.md's contract).
+"""`genai-tutor`: serve the page, ingest lessons, search them, ask one question.
 
 With `--json` every command prints exactly one JSON object on stdout (one per line for `search -`);
 logs and progress go to stderr.
@@ -30,7 +30,32 @@ def bounded(kind: type, low: float, high: float):
     return parse
 
 
-def _parser() -> argparse.ArgumentParser:
+def _tool_parser(tools, name: str, cls) -> None:
+    """`genai-tutor demo COMMAND PROMPT` with one flag per field of the tool's Args (values are
+    validated by the tool itself, so an out-of-range value gets the demo knobs' message)."""
+    import typing
+
+    names = [cls.command, name] if cls.command else [name]
+    p = tools.add_parser(names[0], aliases=names[1:], help=cls.description.split(". ")[0])
+    p.add_argument("prompt")
+    p.add_argument("--out", help="also write the trace (trace.json) and its pictures into this folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    for field, info in cls.Args.model_fields.items():
+        if field == "prompt":
+            continue
+        kinds = [a for a in typing.get_args(info.annotation) if a is not type(None)] or [info.annotation]
+        literal = typing.get_origin(kinds[0]) is typing.Literal
+        default = "" if info.default_factory or info.default is None else f" (default {info.default})"
+        p.add_argument(
+            "--" + field.replace("_", "-"),
+            dest=f"tool_{field}",
+            choices=typing.get_args(kinds[0]) if literal else None,
+            metavar=None if literal else field.upper(),
+            help=(info.description or "") + default,
+        )
+
+
+def _parser(tool_classes: dict | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genai-tutor", description="A tutor that teaches generative AI.")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the chat page")
@@ -44,25 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
     ask.add_argument("question")
     demo = sub.add_parser("demo", help="run one demo tool and print its pipeline trace")
-    demo.add_argument("tool", help="text, image, train, dalle, or a tool name")
-    demo.add_argument("prompt")
-    demo.add_argument("--out", help="also write the trace (trace.json) into this folder")
-    demo.add_argument("--max-new-tokens", type=int)
-    demo.add_argument("--temperature", type=float)
-    demo.add_argument("--top-k", type=int)
-    demo.add_argument("--top-p", type=float)
-    demo.add_argument("--seed", type=int)
-    demo.add_argument(
-        "--model", help="a transformers model id or local path; for train: gan, char_gpt, diffusion"
-    )
-    demo.add_argument("--steps", type=int, help="image: denoising steps")
-    demo.add_argument("--guidance-scale", type=float, help="image: classifier-free guidance scale")
-    demo.add_argument("--scheduler", help="image: ddim, ddpm, euler or euler_ancestral")
-    demo.add_argument("--epochs", type=int, help="train: epochs")
-    demo.add_argument("--width", type=int, help="train: model width")
-    demo.add_argument("--batch-size", type=int, help="train: batch size")
-    demo.add_argument("--learning-rate", type=float, help="train: learning rate")
-    demo.add_argument("--time-budget", dest="time_budget_s", type=float, help="train: seconds of training")
+    tools = demo.add_subparsers(dest="tool", required=True, metavar="TOOL")
+    for name, cls in sorted((tool_classes or {}).items()):
+        _tool_parser(tools, name, cls)
     quiz = sub.add_parser("quiz", help="the adaptive quiz in the terminal (type a letter; 'stop' ends)")
     quiz.add_argument(
         "--learner", default=os.environ.get("USER") or "me", help="whose progress (default: $USER)"
@@ -75,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     action.add_argument("--progress", action="store_true", help="print mastery per concept and stop")
     action.add_argument("--export", action="store_true", help="print everything stored about the learner")
     action.add_argument("--reset", action="store_true", help="erase the learner's progress")
-    for cmd in (serve, ingest, search, ask, demo, quiz):
+    for cmd in (serve, ingest, search, ask, quiz):
         cmd.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     return p
 
@@ -97,7 +106,8 @@ def _emit(obj: dict, as_json: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(_tool_classes() if argv[:1] == ["demo"] else None).parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as e:
@@ -107,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     from tutor.chat import open_store
 
     if args.command == "serve":
-        import app
+        from tutor import page
 
-        app.main(settings, host=args.host, port=args.port)
+        page.main(settings, host=args.host, port=args.port)
         return 0
     if args.command == "ingest":
         _emit(open_store(settings).ingest(rebuild=args.rebuild), args.json)
@@ -143,15 +153,11 @@ def _quiz(settings: Settings, args) -> int:
     from knowledge.embedder import Embedder
     from tutor.events import Notice, QuizAsk, QuizResult, TextDelta
     from tutor.learner_store import LearnerError
+    from tutor.llm import make_backend
     from tutor.quiz import open_engine
     from tutor.quiz_turn import QuizSession, QuizTurns
 
-    grader = None
-    if settings.llm != "local":
-        from tutor.llm import make_chat_model
-
-        grader = make_chat_model(settings)
-    engine = open_engine(settings, Embedder(settings.torch_device()), grader)
+    engine = open_engine(settings, Embedder(settings.torch_device()), make_backend(settings).grader)
     try:
         if args.progress:
             p = engine.progress(args.learner)
@@ -205,11 +211,10 @@ def _answers(turns, session, out):
         return iter(events)
 
 
-DEMO_OPTIONS = (
-    *("max_new_tokens", "temperature", "top_k", "top_p", "seed", "model"),
-    *("epochs", "width", "batch_size", "learning_rate", "time_budget_s"),
-    *("steps", "guidance_scale", "scheduler"),
-)
+def _tool_classes() -> dict:
+    from tools.registry import discover
+
+    return discover()
 
 
 def _demo(settings: Settings, args) -> int:
@@ -217,12 +222,13 @@ def _demo(settings: Settings, args) -> int:
 
     from tools.base import RunContext, ToolError
     from tools.registry import Registry
-    from tutor.router import DEMO_ALIASES
 
     arguments = {"prompt": args.prompt}
-    arguments.update({k: getattr(args, k) for k in DEMO_OPTIONS if getattr(args, k) is not None})
+    given = {k.removeprefix("tool_"): v for k, v in vars(args).items() if k.startswith("tool_")}
+    arguments.update({k: v for k, v in given.items() if v is not None})
     try:
-        tool = Registry(settings).get(DEMO_ALIASES.get(args.tool, args.tool))
+        registry = Registry(settings)
+        tool = registry.get(registry.resolve(args.tool) or args.tool)
         trace = tool(arguments, RunContext(progress=lambda line: print(f"… {line}", file=sys.stderr)))
     except ToolError as e:
         print(f"genai-tutor: {e}", file=sys.stderr)

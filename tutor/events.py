@@ -7,13 +7,36 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Citation:
+    """A lesson section the answer came from."""
+
     lesson_id: str
     title: str
     section: str
     concepts: list[str]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"kind": "lesson", **asdict(self)}
+
+    def label(self) -> str:
+        return f"*{self.title}* — {self.section}"
+
+
+@dataclass(frozen=True)
+class TraceCitation:
+    """A stage (and step or layer) of the conversation's last run that the answer came from."""
+
+    tool: str
+    stage: str
+    step: int | None = None
+    layer: int | None = None
+
+    def to_dict(self) -> dict:
+        where = {"step": self.step} if self.step is not None else {"layer": self.layer} if self.layer else {}
+        return {"kind": "trace", "tool": self.tool, "stage": self.stage, **where}
+
+    def label(self) -> str:
+        at = f", step {self.step}" if self.step is not None else f", layer {self.layer}" if self.layer else ""
+        return f"your **{self.tool}** run — {self.stage}{at}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +56,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class Citations:
-    citations: list[Citation]
+    citations: list[Citation | TraceCitation]
 
 
 @dataclass(frozen=True)
@@ -46,7 +69,8 @@ class ToolStart:
 class ToolProgress:
     name: str
     line: str
-    row: object = None  # a finished training epoch (tools.trace.EpochRow), when the tool reports one
+    row: object = None  # a live update (e.g. a finished training epoch), when the tool reports one
+    folder: str | None = None  # the run's artifacts folder, for pictures drawn from live rows
 
 
 @dataclass(frozen=True)
@@ -59,6 +83,7 @@ class ToolEnd:
     duration_ms: float
     trace: object = None  # tools.trace.PipelineTrace
     error: str | None = None
+    folder: str | None = None  # the run's artifacts folder: its pictures, and where views draw theirs
 
     def summary(self) -> dict:
         return {"name": self.name, "args": self.args, "ok": self.ok, "duration_ms": self.duration_ms}
@@ -83,7 +108,7 @@ class QuizResult:
 @dataclass(frozen=True)
 class TurnDone:
     answer: str
-    citations: list[Citation] = field(default_factory=list)
+    citations: list[Citation | TraceCitation] = field(default_factory=list)
     tools: list[dict] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from knowledge.quizbank import QuizItem
-from tutor.markup import no_html
+from tools.markup import no_html
 
 SIMILARITY_PASS = 0.6  # cosine similarity of the answer to the reference answer
 KEY_POINT_HIT = 0.55  # similarity of a key point to a sentence of the answer

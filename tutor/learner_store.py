@@ -170,10 +170,6 @@ class LearnerStore:
                 "INSERT INTO learners (name, key, created) VALUES (?, ?, ?)", (display, key, now_iso())
             ).lastrowid
 
-    def learner_names(self) -> list[str]:
-        with self._tx(write=False) as db:
-            return [r[0] for r in db.execute("SELECT name FROM learners ORDER BY id")]
-
     # ---------------------------------------------------------------- reading
 
     def mastery(self, learner_id: int) -> dict[str, ConceptState]:

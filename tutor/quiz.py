@@ -20,6 +20,7 @@ from fsrs import Card, Rating, Scheduler
 
 from knowledge.lessons import Concept
 from knowledge.quizbank import QuizItem
+from tools.markup import code
 from tutor.grading import grade_by_similarity, grade_with_model
 from tutor.learner import (
     DIFFICULTY_RATING,
@@ -32,7 +33,6 @@ from tutor.learner import (
     guess_probability,
 )
 from tutor.learner_store import Attempt, ConceptState, LearnerError, LearnerStore, Snapshot, Update
-from tutor.markup import code
 
 CONFIRM_FROM = 0.6  # P(known) from which choose_item prefers items that are hard to guess
 GUESS_PENALTY = 1.0  # weight of an item's guess probability while confirming mastery

@@ -8,15 +8,14 @@ learner store, so a reload or a restart never loses it and an answer is graded e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from knowledge.quizbank import QuizItem
+from tools.markup import code
 from tutor.events import Event, Notice, QuizAsk, QuizResult, TextDelta
 from tutor.learner_store import LearnerError
-from tutor.markup import code
 from tutor.quiz import QuizEngine
-from tutor.trace_quiz import trace_items
 
 REQUEST = re.compile(r"^\s*(?:/quiz\b|quiz me\b|test me\b|give me a quiz\b|start (?:a|the) quiz\b)", re.I)
 STOP = {"stop", "end", "quit", "exit", "done"}
@@ -41,9 +40,15 @@ class QuizSession:
         return f"Score this session: **{self.right}/{self.asked}**" if self.asked else ""
 
 
+def _no_questions(_trace) -> list[QuizItem]:
+    return []
+
+
 class QuizTurns:
-    def __init__(self, engine: QuizEngine):
+    def __init__(self, engine: QuizEngine, run_questions: Callable[[object], list[QuizItem]] = _no_questions):
+        """`run_questions(trace)`: the questions about a demo run (the registry asks the tool that ran)."""
         self.engine = engine
+        self.run_questions = run_questions
 
     @staticmethod
     def is_request(message: str) -> bool:
@@ -59,7 +64,7 @@ class QuizTurns:
     def remember_run(self, session: QuizSession, trace) -> int:
         """Keep a demo's trace for questions about it; the number of such questions."""
         session.last_trace = trace
-        session.run_items = trace_items(trace)
+        session.run_items = self.run_questions(trace)
         return len(session.run_items)
 
     def request(self, session: QuizSession, message: str) -> Iterator[Event]:
@@ -78,7 +83,7 @@ class QuizTurns:
                     )
                     return
                 if not session.run_items:
-                    session.run_items = trace_items(session.last_trace)
+                    session.run_items = self.run_questions(session.last_trace)
                 session.focus = None
             else:
                 focus = self.engine.topic(rest) if rest else None

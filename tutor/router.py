@@ -16,19 +16,9 @@ from tools.registry import Registry
 
 COMMANDS = {
     "/explain": "/explain QUESTION: answer from the lessons, with sources",
-    "/demo": "/demo text PROMPT: run a real language model and show its pipeline trace; "
-    "/demo image PROMPT: a text-to-image diffusion pipeline, step by step; "
-    "/demo train gan|gpt|diffusion: train a small model live; /demo dalle PROMPT: OpenAI's image API; "
-    "/demo compare PROMPT: the open pipeline and the image API side by side",
+    "/demo": "/demo TOOL PROMPT: run a live demo and show its measured pipeline trace (tools below)",
     "/quiz": "/quiz [TOPIC | run | stop]: an adaptive quiz (also: *quiz me*, *quiz me on diffusion*)",
     "/help": "/help: this list",
-}
-DEMO_ALIASES = {
-    "text": "text_generation",
-    "image": "image_generation",
-    "train": "training_demo",
-    "dalle": "image_api",
-    "image-api": "image_api",
 }
 EXPLAIN_EXAMPLES = [
     "How does Stable Diffusion work?",
@@ -50,7 +40,7 @@ MARGIN = 0.05
 class Route:
     kind: str  # "explain" | "tool" | "compare" | "help" | "unknown" (quizzes are caught before routing)
     text: str = ""  # the question, or the tool's prompt
-    tool: str | None = None
+    tool: str | None = None  # for "compare": the tool whose counterpart runs beside it
 
 
 def demo_prompt(message: str) -> str:
@@ -104,17 +94,23 @@ class Router:
             return Route("explain", rest)
         if command == "/demo":
             kind, _, prompt = rest.partition(" ")
-            if kind == "compare" and prompt.strip():
-                return Route("compare", prompt.strip())
-            name = DEMO_ALIASES.get(kind, kind)
-            if name in self.registry.classes and prompt.strip():
+            classes = self.registry.classes
+            paired = [n for n in self.registry.names() if classes[n].counterpart in classes]
+            if kind == "compare" and prompt.strip() and paired:
+                return Route("compare", prompt.strip(), paired[0])
+            name = self.registry.resolve(kind)
+            if name and prompt.strip():
                 return Route("tool", prompt.strip(), name)
         return Route("unknown", message)
 
     def help_text(self) -> str:
         lines = ["Here is what I can do:", ""] + [f"- `{usage}`" for usage in COMMANDS.values()]
-        lines += ["", "Live demos (tools):"]
-        lines += [f"- **{n}**: {self.registry.classes[n].description}" for n in self.registry.names()]
+        lines += ["", "Live demos (tools), with the word to put after `/demo`:"]
+        for n in self.registry.names():
+            cls = self.registry.classes[n]
+            lines.append(f"- `/demo {cls.command or n} PROMPT` (**{n}**): {cls.description}")
+            if cls.counterpart:
+                lines.append(f"- `/demo compare PROMPT`: **{n}** and **{cls.counterpart}** side by side")
         lines += [
             "",
             "Or just ask a question in your own words, e.g. *show me how a language model writes "

@@ -145,10 +145,12 @@ class Runner:
                 break
             if line is None:
                 break
-            yield ToolProgress(name, line) if isinstance(line, str) else ToolProgress(name, "", row=line)
+            folder = str(ctx.folder) if ctx.folder else None
+            yield ToolProgress(name, line) if isinstance(line, str) else ToolProgress(name, "", line, folder)
         if "trace" not in result and "error" not in result:
             result["error"] = self._too_long(tool)
-        yield ToolEnd(name, args, "trace" in result, _ms(start), result.get("trace"), result.get("error"))
+        ok, folder = "trace" in result, str(ctx.folder) if ctx.folder else None
+        yield ToolEnd(name, args, ok, _ms(start), result.get("trace"), result.get("error"), folder)
 
     @staticmethod
     def _too_long(tool) -> str:

@@ -1,18 +1,13 @@
-"""Settings: one dataclass, read from the environment (DESIGN.md lists the variables)."""
+"""Settings: one dataclass, read from the environment (the README lists the variables)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
+from tools.config import ConfigError, ToolConfig
 
-class ConfigError(Exception):
-    """A setting that cannot work; the message tells the user what to change."""
-
-
-def _default_home() -> Path:
-    return Path(os.environ.get("GENAI_TUTOR_HOME") or Path.home() / ".local/share/genai-tutor")
+__all__ = ["ConfigError", "Settings"]
 
 
 def _number(env, name: str, default: float) -> float:
@@ -26,21 +21,17 @@ def _number(env, name: str, default: float) -> float:
 
 
 @dataclass(frozen=True)
-class Settings:
-    home: Path = field(default_factory=_default_home)  # Chroma store, learner db, model cache
+class Settings(ToolConfig):
+    """The tools' settings (tools.config) and the tutor's own."""
+
     llm: str = "local"  # "local" (embedded SmolLM2) or "openai" (OpenAI or any compatible server)
-    openai_api_key: str | None = None
-    openai_base_url: str | None = None  # None: api.openai.com
     openai_model: str = "gpt-4o-mini"
-    device: str = "auto"  # auto: CUDA when present
     chroma_url: str | None = None  # scale-out: a Chroma server instead of the embedded store
     max_message_chars: int = 2000  # longer messages are refused with a clear reply
     max_new_tokens: int = 120  # the tutor's own prose; lessons carry the substance
     retrieval_k: int = 3
     min_relevance: float = 0.25  # cosine similarity below which a chunk is "not about this"
     request_timeout_s: float = 30.0  # OpenAI-compatible calls
-    artifacts_max_age_h: float = 24.0  # generated files (images, charts, traces) older than this go
-    artifacts_max_mb: float = 512.0  # past this total the oldest generated files go first
     max_demos: int = 2  # heavy demos (models on this machine) running at once on this server
     demo_wait_s: float = 120.0  # how long a learner waits for a free demo slot before being told to retry
 
@@ -75,24 +66,3 @@ class Settings:
         if not 1 <= self.max_demos <= 64:
             raise ConfigError(f"TUTOR_MAX_DEMOS must be between 1 and 64, not {self.max_demos}.")
         return self
-
-    @property
-    def artifacts_dir(self) -> Path:
-        """The only folder the page serves: generated images, previews, charts, traces, exports."""
-        return self.home / "artifacts"
-
-    def torch_device(self) -> str:
-        """The device models run on: 'cuda:0' or 'cpu'."""
-        import torch
-
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("TUTOR_DEVICE=cuda, but no CUDA GPU is visible. Use TUTOR_DEVICE=auto or cpu.")
-        if self.device != "cpu" and torch.cuda.is_available():
-            return "cuda:0"
-        return "cpu"
-
-    def describe_backend(self) -> str:
-        if self.llm == "local":
-            return "embedded SmolLM2-135M-Instruct (offline)"
-        where = self.openai_base_url or "api.openai.com"
-        return f"OpenAI-compatible: {self.openai_model} at {where}"

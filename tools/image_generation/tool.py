@@ -1,0 +1,463 @@
+"""image_generation: run a text-to-image diffusion pipeline on a prompt and trace what happened inside.
+
+By default it runs the project's own model (tools/diffusion_pipeline.py: a small U-Net that draws
+coloured shapes, 32x32 pixels, conditioned on MiniLM token vectors); `model` may name any diffusers
+U-Net text-to-image pipeline (Stable Diffusion style) by hub id or local folder.
+
+The pipeline runs unchanged. The trace observes it: forward hooks on the text encoder and the U-Net
+record their outputs, and `callback_on_step_end` records the sample after every step. From the
+U-Net's two predictions (with the caption / with an empty caption) it measures how hard guidance
+pushed, and from the sample before a step and the guided noise prediction it computes the clean image
+x0 the model predicted at that step, with the scheduler's own noise level. Latent pipelines are
+previewed through a linear latent -> RGB map fitted on the run's final image (cheap: no VAE per step).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from tools.base import RunContext, Tool, ToolError
+from tools.denoising_readout import fit_latent_to_rgb, noise_level, predict_x0, preview, rms, sigma_after
+from tools.image_generation import questions, views
+from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
+
+SCHEDULERS = {  # name -> diffusers class name
+    "ddim": "DDIMScheduler",
+    "ddpm": "DDPMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler_ancestral": "EulerAncestralDiscreteScheduler",
+}
+VIEW_PX = 256  # small images are enlarged (nearest neighbour) to at least this for viewing
+
+
+SHAPES_GUIDANCE = 1.5  # the shipped model's best guidance scale (bench/image_bench.py)
+PIPELINE_GUIDANCE = 7.5  # the usual default of Stable Diffusion pipelines
+
+
+class ImageGenerationArgs(BaseModel):
+    prompt: str = Field(
+        min_length=1, max_length=300, description="What to draw, e.g. 'a red circle on a white background'."
+    )
+    steps: int = Field(25, ge=1, le=100, description="Denoising steps.")
+    guidance_scale: float | None = Field(
+        None,
+        ge=1.0,
+        le=20.0,
+        description="How strongly to follow the prompt (1 = no guidance); default: 1.5 for the shipped "
+        "shapes model, 7.5 for other pipelines.",
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; the same seed gives the same image.")
+    scheduler: Literal["ddim", "ddpm", "euler", "euler_ancestral"] = Field(
+        "ddim", description="The sampler that turns noise predictions into steps."
+    )
+    model: str | None = Field(
+        None,
+        description="A diffusers text-to-image pipeline id or local folder; default: the shapes model.",
+    )
+
+
+class ImageGenerationTool(Tool):
+    name = "image_generation"
+    command = "image"
+    counterpart = "image_api"  # the same job done by a hosted service: `/demo compare PROMPT`
+    description = (
+        "Generate an image from a text prompt with a real diffusion model and show how it works inside: "
+        "tokens, text embeddings, the starting noise, every denoising step with the noise level and the "
+        "image the model predicts, and how much classifier-free guidance pushed. The built-in model draws "
+        "simple coloured shapes (circle, square, triangle) on plain backgrounds."
+    )
+    Args = ImageGenerationArgs
+    examples = [
+        "draw a red circle on a white background",
+        "generate an image of a blue square",
+        "make a picture of a small green triangle in the top left",
+        "show me how a diffusion model draws an image",
+        "demo image generation",
+        "how does stable diffusion turn noise into a picture? show me live",
+        "create an image from my prompt and explain each denoising step",
+        "paint a yellow circle on a black background",
+    ]
+
+    def pipeline(self, ref: str | None, device: str):
+        """The diffusers pipeline for a local folder or the shapes model, loaded once per device."""
+        return self.setup((ref or "<shapes>", device), lambda: self._load(ref, device))
+
+    def _load(self, ref: str | None, device: str):
+        from diffusers import DiffusionPipeline
+        from diffusers.utils import logging
+
+        from tools.diffusion_pipeline import load_pipeline
+
+        logging.disable_progress_bar()
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32  # half precision on GPU
+        if ref is None:
+            pipe = load_pipeline(dtype=dtype)
+        else:
+            try:
+                pipe = DiffusionPipeline.from_pretrained(ref, dtype=dtype)
+            except Exception as e:  # missing folder, unreachable hub, not a pipeline, ...
+                raise ToolError(
+                    f"Cannot load the diffusion pipeline {ref!r}: it is not a local diffusers pipeline "
+                    "folder, and model hubs cannot be reached from here. Leave `model` empty to use "
+                    "the built-in shapes model."
+                ) from e
+            missing = [c for c in ("tokenizer", "text_encoder", "unet", "scheduler") if not hasattr(pipe, c)]
+            if missing:
+                raise ToolError(
+                    f"{ref!r} is a {type(pipe).__name__}, not a U-Net text-to-image pipeline (it has no "
+                    f"{', '.join(missing)}); this tool traces Stable-Diffusion-style pipelines."
+                )
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(device)
+
+    def run(self, args: ImageGenerationArgs, ctx: RunContext) -> PipelineTrace:
+        import diffusers
+        import transformers
+
+        if args.guidance_scale is None:  # measured with bench/image_bench.py: stronger guidance
+            # over-saturates the small pixel-space model (fidelity 0.96 at 1.5, 0.61 at 3, 0.28 at 5)
+            default = SHAPES_GUIDANCE if args.model is None else PIPELINE_GUIDANCE
+            args = args.model_copy(update={"guidance_scale": default})
+        clock = Clock()
+        ctx.progress("loading the diffusion pipeline")
+        pipe = self.pipeline(args.model, ctx.device)
+        _set_scheduler(pipe, args.scheduler)
+        tokenization = _tokenize(pipe, args.prompt, clock)
+        noise, noise_ms, generator = _initial_noise(pipe, args.seed, ctx.device, clock)
+        ctx.progress(f"denoising with {type(pipe.scheduler).__name__}")
+        image, seen = _observed_run(pipe, args, noise, generator, ctx)
+        denoising = _denoising(pipe, seen["steps"], image, noise, ctx.folder)
+        final = _final_image(pipe, image, seen["decode_ms"], args, noise.shape, ctx.folder)
+        stages = [
+            tokenization,
+            _text_encoding(pipe, seen, tokenization),
+            _noise_stage(pipe, noise, noise_ms, args.seed, denoising.artifacts.pop(0)),
+            denoising,
+            _guidance(seen["steps"], args.guidance_scale),
+            final,
+        ]
+        model_name = Path(args.model).name if args.model else "shapes_diffusion"
+        return PipelineTrace(
+            tool=self.name,
+            title=f"How {model_name} drew {args.prompt[:60]!r}",
+            prompt=args.prompt,
+            device=ctx.device,
+            seed=args.seed,
+            config={**args.model_dump(), "pipeline": type(pipe).__name__, "image_size": final.data["size"]},
+            versions={
+                "torch": torch.__version__,
+                "diffusers": diffusers.__version__,
+                "transformers": transformers.__version__,
+            },
+            stages=stages,
+            output={
+                "image": final.artifacts[0].path,
+                "previews": [r["sample_preview"] for r in seen["steps"]],
+            },
+            key_insight=_insight(seen["steps"], args, seen["run_ms"], final.data.get("pixel_classifier")),
+            total_ms=clock.total_ms(),
+        )
+
+    def views(self, trace, folder):
+        return views.views(trace, folder)
+
+    def questions(self, trace):
+        return questions.questions(trace)
+
+    def facts(self, trace):
+        return views.facts(trace)
+
+    def observed(self, trace):
+        return {**super().observed(trace), **views.observed(trace)}
+
+
+def _is_latent(pipe) -> bool:
+    return getattr(pipe, "vae", None) is not None  # Stable Diffusion denoises VAE latents, ours pixels
+
+
+def _set_scheduler(pipe, name: str) -> None:
+    import diffusers
+
+    cls = getattr(diffusers, SCHEDULERS[name])
+    if cls not in pipe.scheduler.compatibles:
+        raise ToolError(f"This pipeline's {type(pipe.scheduler).__name__} cannot be swapped for {name}.")
+    if not isinstance(pipe.scheduler, cls):
+        pipe.scheduler = cls.from_config(pipe.scheduler.config)
+
+
+def _tokenize(pipe, prompt: str, clock: Clock) -> Stage:
+    """The same tokenizer call the pipeline makes, repeated here to show its result."""
+    from tools.diffusion_pipeline import MAX_TOKENS, ShapesDiffusionPipeline
+
+    length = MAX_TOKENS if isinstance(pipe, ShapesDiffusionPipeline) else pipe.tokenizer.model_max_length
+    with clock.stage() as t:
+        ids = pipe.tokenizer(prompt, truncation=True, max_length=length).input_ids
+    return Stage(
+        name="tokenization",
+        note=f"The prompt became {len(ids)} tokens (special markers included), padded to {length} "
+        "for the text encoder; an empty prompt is tokenized too, for guidance.",
+        input=TensorInfo(shape=[len(prompt)], dtype="str (characters)", example=prompt[:80]),
+        output=TensorInfo(shape=[1, length], dtype="int64", example=str(ids[:12])),
+        duration_ms=t.ms,
+        data={
+            "tokens": pipe.tokenizer.convert_ids_to_tokens(ids),
+            "ids": ids,
+            "padded_to": length,
+            "vocab_size": pipe.tokenizer.vocab_size,
+        },
+    )
+
+
+def _initial_noise(pipe, seed: int, device: str, clock: Clock):
+    """Drawn here from the seed and handed to the pipeline, so the trace shows it; the generator goes
+    on to the pipeline (stochastic samplers draw their fresh noise from it)."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    size, unet = pipe.unet.config.sample_size, pipe.unet
+    with clock.stage() as t:
+        noise = torch.randn(
+            (1, unet.config.in_channels, size, size), generator=generator, device=device, dtype=unet.dtype
+        )
+    return noise, t.ms, generator
+
+
+class _Observer:
+    """Hooks on the text encoder and the U-Net, and the step callback: what happens inside, recorded
+    while the pipeline runs unchanged (hooks return None, so outputs stay untouched)."""
+
+    def __init__(self, pipe, args: ImageGenerationArgs, noise: torch.Tensor, ctx: RunContext):
+        self.pipe, self.args, self.ctx = pipe, args, ctx
+        self.seen = {"text": [], "text_start": [], "text_ms": [], "unet": [], "unet_start": [], "steps": []}
+        self.prev = noise.float() * pipe.scheduler.init_noise_sigma  # the sample going into the first step
+
+    def attach(self) -> list:
+        seen = self.seen
+
+        def text_done(_module, _args, out) -> None:
+            seen["text"].append(out[0].detach().float().cpu())  # (1, T, D) token vectors
+            seen["text_ms"].append((time.perf_counter() - seen["text_start"][-1]) * 1000)
+
+        text, unet = self.pipe.text_encoder, self.pipe.unet
+        return [
+            text.register_forward_pre_hook(lambda m, a: seen["text_start"].append(time.perf_counter())),
+            text.register_forward_hook(text_done),
+            unet.register_forward_pre_hook(lambda m, a: seen["unet_start"].append(time.perf_counter())),
+            unet.register_forward_hook(lambda m, a, out: seen["unet"].append(out[0].detach().float())),
+        ]
+
+    def on_step(self, _pipe, i: int, timestep, tensors: dict) -> dict:
+        end, sched, seen = time.perf_counter(), self.pipe.scheduler, self.seen
+        x = tensors["latents"].detach().float()  # (1, C, h, w) after step i
+        pred = seen["unet"][-1]  # (2, C, h, w) with guidance: [empty prompt, prompt]
+        if pred.shape[0] == 2 * x.shape[0]:
+            uncond, cond = pred.chunk(2)
+            eps, delta = uncond + self.args.guidance_scale * (cond - uncond), rms(cond - uncond)
+        else:
+            eps, delta = pred, None
+        sigma, ab = noise_level(sched, i, timestep)
+        sigma_next = sigma_after(sched, i)
+        seen["steps"].append(
+            {
+                "step": i + 1,
+                "timestep": round(float(timestep), 3),
+                "sigma": round(sigma, 5),
+                "alpha_bar": round(ab, 6),
+                "sigma_after": round(sigma_next, 5),
+                "ms": round((end - seen["unet_start"][-1]) * 1000, 2),  # U-Net, guidance, step
+                "noise_pred_rms": rms(eps),
+                "guidance_delta_rms": delta,
+                # Euler samples are x0 + sigma * eps: shown divided by sqrt(1 + sigma^2), like DDIM's
+                "_sample": (x / math.sqrt(1 + sigma_next**2) if hasattr(sched, "sigmas") else x).cpu(),
+                "_x0": predict_x0(sched, self.prev, eps, ab, sigma).cpu(),
+            }
+        )
+        steps = self.args.steps
+        self.ctx.progress(f"step {i + 1}/{steps}: timestep {int(timestep)}, noise level σ={sigma:.3g}")
+        if self.ctx.should_stop():  # the wall-clock ceiling: diffusers' loop cannot pause, so it stops here
+            raise ToolError(f"The image was stopped after step {i + 1} of {steps}: out of time.")
+        self.prev = x
+        seen["callback_done"] = time.perf_counter()
+        return {}
+
+
+def _observed_run(pipe, args: ImageGenerationArgs, noise: torch.Tensor, generator, ctx: RunContext):
+    """Run the pipeline unchanged while hooks and the step callback record what happens inside."""
+    observer = _Observer(pipe, args, noise, ctx)
+    hooks = observer.attach()
+    try:
+        image = pipe(
+            prompt=args.prompt,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance_scale,
+            generator=generator,
+            latents=noise,
+            callback_on_step_end=observer.on_step,
+        ).images[0]
+    finally:
+        for h in hooks:
+            h.remove()
+    seen = observer.seen
+    seen["decode_ms"] = round((time.perf_counter() - seen["callback_done"]) * 1000, 2)
+    seen["run_ms"] = (time.perf_counter() - seen["text_start"][0]) * 1000
+    return image, seen
+
+
+def _denoising(pipe, steps: list[dict], image, noise: torch.Tensor, out_dir: Path) -> Stage:
+    """The denoising stage, with a preview of the sample and of the predicted clean image per step:
+    pixels directly, or latents through a linear map fitted on this run's final image. Its first
+    artifact is the starting noise (for the initial-noise stage)."""
+    final_x = steps[-1]["_sample"][0]  # (C, h, w)
+    if _is_latent(pipe):
+        to_rgb, fit_rms = fit_latent_to_rgb(final_x, image)
+    else:
+        to_rgb, fit_rms = (lambda v: v / 2 + 0.5), None
+    preview(noise[0], to_rgb).save(out_dir / "noise.png")
+    artifacts = [Artifact(kind="image", path=str(out_dir / "noise.png"), caption="the starting noise")]
+    for row in steps:
+        sample_path, x0_path = out_dir / f"step{row['step']:03d}.png", out_dir / f"x0_{row['step']:03d}.png"
+        preview(row.pop("_sample")[0], to_rgb).save(sample_path)
+        x0 = row.pop("_x0")[0]
+        preview(x0, to_rgb).save(x0_path)
+        row["x0_rms_to_final"] = rms(x0 - final_x)
+        row["sample_preview"], row["x0_preview"] = str(sample_path), str(x0_path)
+        artifacts += [
+            Artifact(kind="image", path=str(sample_path), caption=f"step {row['step']}: sample"),
+            Artifact(kind="image", path=str(x0_path), caption=f"step {row['step']}: predicted clean image"),
+        ]
+    sched, shape = pipe.scheduler, list(noise.shape)
+    return Stage(
+        name="denoising",
+        note=f"{len(steps)} steps of {type(sched).__name__}: each predicted the noise in the current "
+        f"sample and removed part of it, lowering the noise level σ from {steps[0]['sigma']:.3g} to "
+        f"{steps[-1]['sigma_after']:.3g}.",
+        input=TensorInfo(shape=shape, dtype="float32", example="noise"),
+        output=TensorInfo(shape=shape, dtype="float32", example="denoised sample"),
+        duration_ms=round(sum(r["ms"] for r in steps), 2),
+        data={
+            "scheduler": type(sched).__name__,
+            "prediction_type": sched.config.prediction_type,
+            "steps": steps,
+            "preview": "pixels" if fit_rms is None else f"linear latent->RGB map (fit RMS {fit_rms:.3f})",
+        },
+        artifacts=artifacts,
+    )
+
+
+def _text_encoding(pipe, seen: dict, tokenization: Stage) -> Stage:
+    cond = seen["text"][0]
+    return Stage(
+        name="text_encoding",
+        note=f"The frozen text encoder turned the tokens into {cond.shape[1]} vectors of "
+        f"{cond.shape[2]} numbers each: the context the U-Net attends to. It ran "
+        f"{len(seen['text'])} time(s) (prompt, and the empty prompt when guidance is on).",
+        input=tokenization.output,
+        output=TensorInfo(
+            shape=list(cond.shape),
+            dtype=str(pipe.text_encoder.dtype).removeprefix("torch."),
+            example=str([round(v, 3) for v in cond[0, 1, :4].tolist()]) + " …",
+        ),
+        duration_ms=round(sum(seen["text_ms"]), 2),
+        data={
+            "calls": len(seen["text"]),
+            "token_vector_norms": [round(v, 3) for v in cond[0].norm(dim=-1).tolist()],
+            "encoder": type(pipe.text_encoder).__name__,
+        },
+    )
+
+
+def _noise_stage(pipe, noise: torch.Tensor, ms: float, seed: int, picture: Artifact) -> Stage:
+    sigma = float(pipe.scheduler.init_noise_sigma)
+    where = " in the VAE's latent space." if _is_latent(pipe) else ", directly in pixel space."
+    return Stage(
+        name="initial_noise",
+        note=f"Pure Gaussian noise of shape {list(noise.shape)} drawn from seed {seed}{where}"
+        f" The scheduler scales it by {sigma:.4g}.",
+        output=TensorInfo(shape=list(noise.shape), dtype=str(noise.dtype).removeprefix("torch.")),
+        duration_ms=ms,
+        data={
+            "mean": round(float(noise.float().mean()), 5),
+            "std": round(float(noise.float().std()), 5),
+            "init_noise_sigma": round(sigma, 5),
+        },
+        artifacts=[picture],
+    )
+
+
+def _guidance(steps: list[dict], scale: float) -> Stage:
+    deltas = [r["guidance_delta_rms"] for r in steps if r["guidance_delta_rms"] is not None]
+    return Stage(
+        name="guidance",
+        note=(
+            f"Classifier-free guidance: every step ran the U-Net with the prompt and with an empty "
+            f"prompt and moved {scale:g}x along their difference (RMS {min(deltas):.3g}-{max(deltas):.3g})."
+            if deltas
+            else "Guidance scale 1: one U-Net pass per step, the prompt's prediction used as is."
+        ),
+        duration_ms=0.0,
+        data={
+            "scale": scale,
+            "unet_passes_per_step": 2 if deltas else 1,
+            "delta_rms_per_step": deltas,
+            "mean_delta_rms": round(sum(deltas) / len(deltas), 5) if deltas else None,
+        },
+    )
+
+
+def _final_image(pipe, image, decode_ms: float, args: ImageGenerationArgs, shape, out_dir: Path) -> Stage:
+    w, h = image.size
+    scale = max(1, math.ceil(VIEW_PX / max(w, h)))
+    path = out_dir / "image.png"
+    image.resize((w * scale, h * scale), Image.Resampling.NEAREST).save(path)
+    data = {"size": [w, h], "enlarged": scale, "mean_brightness": round(float(np.asarray(image).mean()), 2)}
+    if args.model is None:
+        from tools.shapes import classify
+
+        colour, shape_name = classify(image)
+        data["pixel_classifier"] = {"colour": colour, "shape": shape_name}
+    how = (
+        "The VAE decoded the final latents into pixels"
+        if _is_latent(pipe)
+        else ("The final sample's pixels were mapped from [-1, 1] to 0-255")
+    )
+    return Stage(
+        name="final_image",
+        note=how + (f" and enlarged {scale}x (nearest neighbour) for viewing." if scale > 1 else "."),
+        input=TensorInfo(shape=list(shape), dtype="float32"),
+        output=TensorInfo(shape=[h, w, 3], dtype="uint8", example=path.name),
+        duration_ms=decode_ms,
+        data=data,
+        artifacts=[Artifact(kind="image", path=str(path), caption=args.prompt[:80])],
+    )
+
+
+def _insight(steps: list[dict], args: ImageGenerationArgs, run_ms: float, read: dict | None) -> str:
+    first, n = steps[0]["x0_rms_to_final"], len(steps)
+    settled = next((r["step"] for r in steps if r["x0_rms_to_final"] <= 0.1 * max(first, 1e-8)), n)
+    text = (
+        f"At step 1 the predicted clean image was {first:.3g} (RMS) away from the final image; from step "
+        f"{settled} of {n} on it stayed within a tenth of that (noise level σ="
+        f"{steps[settled - 1]['sigma']:.3g}): "
+    )
+    text += (
+        "the picture was decided early, while the sample still looked like noise; later steps refined it. "
+        if settled <= n / 2
+        else "the picture kept changing until late in the run. "
+    )
+    deltas = [r["guidance_delta_rms"] for r in steps if r["guidance_delta_rms"] is not None]
+    if deltas:
+        peak = max(steps, key=lambda r: r["guidance_delta_rms"] or 0)
+        text += (
+            f"The prompt changed the noise prediction most at step {peak['step']} (RMS difference "
+            f"{peak['guidance_delta_rms']:.3g}), amplified {args.guidance_scale:g}x by guidance. "
+        )
+    if read:
+        seen = " ".join(v for v in (read["colour"], read["shape"]) if v) or "nothing clear"
+        text += f"A pixel classifier reads the result as: {seen}. "
+    return text + f"The pipeline ran for {run_ms / 1000:.2f} s."

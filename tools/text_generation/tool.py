@@ -1,0 +1,349 @@
+"""text_generation: run a causal language model on a prompt and trace what happened inside.
+
+The trace shows tokenization, the embedding, a logit-lens prediction per layer for the last prompt
+position, where that position attends in each layer, every sampling step (top candidates before and
+after temperature / top-k / top-p, and the token drawn) and detokenization. Generation is a plain
+loop over the model's forward pass with a KV cache, so every number is read from the same run; the
+candidates are reshaped by transformers' own logits warpers (the ones `generate` uses), and with
+temperature 0 it picks the argmax each step and so matches greedy `generate`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, Field
+
+from tools.base import RunContext, Tool, ToolError
+from tools.embedded_model import MODEL_NAME, cached_model_dir
+from tools.text_generation import questions, views
+from tools.trace import Clock, LayerRow, PipelineTrace, Stage, TensorInfo
+
+TOP_N = 5  # candidates recorded per step and per layer
+
+
+class TextGenerationArgs(BaseModel):
+    prompt: str = Field(
+        min_length=1, max_length=1000, description="What the model should write about or continue."
+    )
+    max_new_tokens: int = Field(20, ge=1, le=64, description="How many tokens to generate.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="0 = always the most likely token.")
+    top_k: int = Field(50, ge=0, le=500, description="Keep only the k most likely tokens (0 = off).")
+    top_p: float = Field(
+        0.95, gt=0.0, le=1.0, description="Keep the smallest set with this total probability."
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; the same seed gives the same text.")
+    mode: Literal["chat", "continue"] = Field(
+        "chat", description="chat: as an instruction; continue: raw text."
+    )
+    model: str | None = Field(
+        None, description="A transformers model id or local path; default: embedded SmolLM2."
+    )
+
+
+def _tok(tokenizer, token_id: int) -> str:
+    return tokenizer.decode([token_id])
+
+
+def _top(tokenizer, probs: torch.Tensor, n: int = TOP_N) -> list[dict]:
+    values, ids = probs.topk(n)
+    return [
+        {"token": _tok(tokenizer, i), "id": i, "prob": round(v, 5)}
+        for v, i in zip(values.tolist(), ids.tolist(), strict=True)
+    ]
+
+
+def _shape(t: torch.Tensor, example: str = "") -> TensorInfo:
+    return TensorInfo(shape=list(t.shape), dtype=str(t.dtype).removeprefix("torch."), example=example)
+
+
+def warpers(args: TextGenerationArgs):
+    """transformers' own temperature, top-k and top-p warpers, in the order `generate` applies them."""
+    from transformers import (
+        LogitsProcessorList,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    chain = LogitsProcessorList([TemperatureLogitsWarper(args.temperature)])
+    if args.top_k:
+        chain.append(TopKLogitsWarper(args.top_k))
+    if args.top_p < 1.0:
+        chain.append(TopPLogitsWarper(args.top_p))
+    return chain
+
+
+class TextGenerationTool(Tool):
+    name = "text_generation"
+    command = "text"
+    description = (
+        "Run a real language model on a prompt and show how it works inside: tokens, embeddings, the "
+        "prediction forming layer by layer, attention, and each sampling step with its probabilities."
+    )
+    Args = TextGenerationArgs
+    examples = [
+        "show me how a language model writes a sentence about cats",
+        "generate some text for me and explain each step",
+        "run GPT on my prompt",
+        "demo text generation",
+        "how does the model pick each word? show me live",
+        "continue this sentence with a language model",
+        "write me a story with the model and show what happens inside",
+        "let me see a language model generate a poem",
+    ]
+
+    def model(self, ref: str | None, device: str):
+        """(model, tokenizer) for a local folder or the embedded model, loaded once."""
+        return self.setup((ref or "<embedded>", device), lambda: self._load(ref, device))
+
+    def _load(self, ref: str | None, device: str):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        path = str(cached_model_dir(self.settings.home)) if ref is None else ref
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            # eager attention: the only implementation that returns attention weights
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=torch.float32, attn_implementation="eager"
+            )
+        except Exception as e:  # missing folder, unreachable hub, not a causal LM, ...
+            raise ToolError(
+                f"Cannot load the model {ref!r}: it is not a local model folder, and model hubs "
+                "cannot be reached from here. Leave `model` empty to use the embedded SmolLM2."
+            ) from e
+        return model.to(device).eval(), tokenizer
+
+    def run(self, args: TextGenerationArgs, ctx: RunContext) -> PipelineTrace:
+        import transformers
+
+        clock = Clock()
+        ctx.progress("loading the model")
+        model, tok = self.model(args.model, ctx.device)
+        ids, tokenization = _tokenize(tok, args, clock, ctx.device, model.config.vocab_size)
+        ctx.progress("reading the prompt through every layer")
+        embeds, embedding = _embed(model, ids, clock)
+        tokens = tokenization.data["tokens"]
+        out, layers, reading = _read_layers(model, tok, ids, embeds, tokens, clock)
+        ctx.progress("sampling tokens")
+        new_ids, sampling = _sample(model, tok, out, args, ctx, clock)
+        text, detokenization = _detokenize(tok, new_ids, clock)
+        return PipelineTrace(
+            tool=self.name,
+            title=f"How {Path(args.model).name if args.model else MODEL_NAME} wrote its answer",
+            prompt=args.prompt,
+            device=ctx.device,
+            seed=args.seed,
+            config=args.model_dump(),
+            versions={"torch": torch.__version__, "transformers": transformers.__version__},
+            stages=[tokenization, embedding, reading, sampling, detokenization],
+            layers=layers,
+            output={"text": text},
+            key_insight=_insight(
+                sampling.data["steps"], reading.data["first_layer_with_final_top1"], len(layers)
+            ),
+            total_ms=clock.total_ms(),
+        )
+
+    def views(self, trace, folder):
+        return views.views(trace, folder)
+
+    def questions(self, trace):
+        return questions.questions(trace)
+
+    def facts(self, trace):
+        return views.facts(trace)
+
+
+def _tokenize(
+    tok, args: TextGenerationArgs, clock: Clock, device: str, vocab: int
+) -> tuple[torch.Tensor, Stage]:
+    with clock.stage() as t:
+        if args.mode == "chat" and tok.chat_template:
+            messages = [{"role": "user", "content": args.prompt}]
+            ids = tok.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )["input_ids"]
+        else:
+            ids = tok(args.prompt, return_tensors="pt")["input_ids"]
+    ids = ids.to(device)  # (1, T)
+    template = " (the chat template adds the role markers around it)." if args.mode == "chat" else "."
+    return ids, Stage(
+        name="tokenization",
+        note=f"The prompt became {ids.shape[1]} tokens from a vocabulary of {vocab:,}{template}",
+        input=TensorInfo(shape=[len(args.prompt)], dtype="str (characters)", example=args.prompt[:80]),
+        output=_shape(ids, str(ids[0, :12].tolist())),
+        duration_ms=t.ms,
+        data={"tokens": [_tok(tok, i) for i in ids[0].tolist()], "ids": ids[0].tolist()},
+    )
+
+
+def _embed(model, ids: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, Stage]:
+    with clock.stage() as t, torch.inference_mode():
+        embeds = model.get_input_embeddings()(ids)  # (1, T, H)
+    return embeds, Stage(
+        name="embedding",
+        note=f"Each token id looked up a learned vector of {embeds.shape[-1]} numbers.",
+        input=_shape(ids),
+        output=_shape(embeds, str([round(x, 3) for x in embeds[0, -1, :4].tolist()]) + " …"),
+        duration_ms=t.ms,
+        data={"vector_norms": [round(x, 3) for x in embeds[0].norm(dim=-1).tolist()]},
+    )
+
+
+def _read_layers(model, tok, ids, embeds, tokens: list[str], clock: Clock):
+    """The prompt through every layer once (filling the KV cache), with a logit-lens row per layer."""
+    with clock.stage() as t, torch.inference_mode():
+        out = model(input_ids=ids, use_cache=True, output_hidden_states=True, output_attentions=True)
+        norm, head = model.model.norm, model.get_output_embeddings()
+        n = len(out.attentions)
+        # hidden_states: the embeddings, then one per layer; the last one already has the final norm
+        layers = [
+            _lens_row(i, out.hidden_states[i], attn, norm if i < n else None, head, tok, tokens)
+            for i, attn in enumerate(out.attentions, 1)
+        ]
+    final_top = layers[-1].data["top"][0]["id"]
+    first_right = next(i for i, row in enumerate(layers, 1) if row.data["top"][0]["id"] == final_top)
+    return (
+        out,
+        layers,
+        Stage(
+            name="transformer layers",
+            note=f"The prompt passed through {len(layers)} layers; the final top guess first led at layer "
+            f"{first_right}.",
+            input=_shape(embeds),
+            output=_shape(out.logits),
+            duration_ms=t.ms,
+            data={"num_layers": len(layers), "first_layer_with_final_top1": first_right},
+        ),
+    )
+
+
+def _lens_row(i: int, hidden, attn, norm, head, tok, tokens: list[str]) -> LayerRow:
+    """Layer i read through the unembedding (logit lens), and where its last position attends."""
+    h = hidden[0, -1]
+    probs = head(norm(h) if norm is not None else h).float().softmax(-1)
+    last = attn[0, :, -1, :]  # (heads, T): where the last position looks, per head
+    mean = last.mean(0)
+    focus_head = int(last.max(-1).values.argmax())
+    focus_pos = int(last[focus_head].argmax())
+    top_pos = mean.topk(min(3, mean.numel())).indices.tolist()
+    top = _top(tok, probs)
+    return LayerRow(
+        name=f"layer {i}",
+        shape=list(hidden.shape),
+        summary=f"top guess {top[0]['token']!r} ({top[0]['prob']:.0%}); "
+        f"attends most to {tokens[top_pos[0]]!r}",
+        data={
+            "top": top,
+            "attention": {
+                "mean_over_heads": [
+                    {"pos": p, "token": tokens[p], "weight": round(float(mean[p]), 4)} for p in top_pos
+                ],
+                "most_focused_head": {
+                    "head": focus_head,
+                    "pos": focus_pos,
+                    "token": tokens[focus_pos],
+                    "weight": round(float(last[focus_head, focus_pos]), 4),
+                },
+                "weights": [round(x, 4) for x in mean.tolist()],
+            },
+        },
+    )
+
+
+def _sample(model, tok, out, args: TextGenerationArgs, ctx: RunContext, clock: Clock):
+    """Draw tokens one at a time from the cached forward pass, recording each step's candidates."""
+    steps, new_ids = [], []
+    generator = torch.Generator(device=ctx.device).manual_seed(args.seed)
+    warp = warpers(args) if args.temperature > 0 else None
+    logits, cache = out.logits[0, -1], out.past_key_values
+    stop_ids = _stop_ids(tok, model)
+    with clock.stage() as t, torch.inference_mode():
+        for step in range(1, args.max_new_tokens + 1):
+            if ctx.should_stop():  # the Stop button or the wall-clock ceiling, between tokens
+                break
+            chosen, record = _draw(tok, logits.float(), warp, generator)
+            steps.append({"step": step, **record})
+            new_ids.append(chosen)
+            if chosen in stop_ids:
+                break
+            out = model(
+                input_ids=torch.tensor([[chosen]], device=ctx.device), past_key_values=cache, use_cache=True
+            )
+            logits, cache = out.logits[0, -1], out.past_key_values
+    if not new_ids:
+        raise ToolError("The text demo was stopped before it drew its first token.")
+    how = (
+        "greedy: always the most likely)."
+        if warp is None
+        else f"temperature {args.temperature}, top-k {args.top_k or 'off'}, top-p {args.top_p})."
+    )
+    stopped = " It was stopped early (Stop, or out of time)." if ctx.cancel.is_set() else ""
+    return new_ids, Stage(
+        name="sampling",
+        note=f"{len(new_ids)} tokens drawn one at a time ({how}{stopped}",
+        input=TensorInfo(
+            shape=[model.config.vocab_size], dtype="float32", example="logits for the next token"
+        ),
+        output=TensorInfo(shape=[1, len(new_ids)], dtype="int64", example=str(new_ids[:12])),
+        duration_ms=t.ms,
+        data={"steps": steps},
+    )
+
+
+def _draw(tok, logits: torch.Tensor, warp, generator) -> tuple[int, dict]:
+    """One sampling step: the token drawn, and the candidates before and after warping."""
+    before = logits.softmax(-1)
+    if warp is None:  # temperature 0: the argmax, as greedy decoding does
+        chosen = int(logits.argmax())
+        after = torch.zeros_like(before)
+        after[chosen] = 1.0
+    else:
+        after = warp(None, logits[None])[0].softmax(-1)
+        chosen = int(torch.multinomial(after, 1, generator=generator))
+    return chosen, {
+        "before": _top(tok, before),
+        "after": _top(tok, after),
+        "chosen": {
+            "token": _tok(tok, chosen),
+            "id": chosen,
+            "prob_before": round(float(before[chosen]), 5),
+            "prob_after": round(float(after[chosen]), 5),
+            "rank_before": int((before > before[chosen]).sum()) + 1,
+        },
+    }
+
+
+def _detokenize(tok, new_ids: list[int], clock: Clock) -> tuple[str, Stage]:
+    with clock.stage() as t:
+        text = tok.decode(new_ids, skip_special_tokens=True)
+    return text, Stage(
+        name="detokenization",
+        note="The generated ids were looked up in the vocabulary and joined into text.",
+        input=TensorInfo(shape=[len(new_ids)], dtype="int64", example=str(new_ids[:12])),
+        output=TensorInfo(shape=[len(text)], dtype="str (characters)", example=text[:80]),
+        duration_ms=t.ms,
+    )
+
+
+def _stop_ids(tok, model) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    return ids | ({tok.eos_token_id} if tok.eos_token_id is not None else set())
+
+
+def _insight(steps: list[dict], first_right: int, num_layers: int) -> str:
+    sure = [s["chosen"]["prob_before"] for s in steps]
+    unsure = min(steps, key=lambda s: s["before"][0]["prob"])
+    mean = sum(sure) / len(sure)
+    return (
+        f"On average the token it wrote had a probability of {mean:.0%} before sampling. It hesitated most "
+        f"at step {unsure['step']}, where the favourite {unsure['before'][0]['token']!r} had only "
+        f"{unsure['before'][0]['prob']:.0%}. The prediction for the first new token took shape at layer "
+        f"{first_right} of {num_layers}: earlier layers were still guessing."
+    )

@@ -1,0 +1,93 @@
+"""How a training run is shown: the epochs as a table with the loss scaled to the run, the loss curves
+as a chart (both players' losses for a GAN), the latest sample while it trains, and one input traced
+through the trained model's layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools.markup import code, plain
+from tools.trace import EpochRow, PipelineTrace
+from tools.views import Part, bar, line_chart, markdown, picture, stage_table
+
+BAR = 12
+
+
+def training_table(rows: list[EpochRow]) -> str:
+    """The run epoch by epoch: the loss with a bar from the run's lowest (short) to highest (full)."""
+    losses = [row.loss for row in rows]
+    low, span = min(losses), (max(losses) - min(losses)) or 1.0
+    lines = ["| epoch | loss | | seconds | observation |", "|---:|---:|---|---:|---|"]
+    for row in rows:
+        share = 0.08 + 0.92 * (row.loss - low) / span  # the lowest loss still shows as a sliver
+        note = plain(row.metrics.get("observation", ""))
+        lines.append(f"| {row.epoch} | {row.loss:.4f} | `{bar(share, BAR)}` | {row.seconds:.1f} | {note} |")
+    return "\n".join(lines)
+
+
+def loss_chart(rows: list[EpochRow], path: Path) -> str:
+    if all("g_loss" in r.metrics and "d_loss" in r.metrics for r in rows):
+        series = {
+            "generator": [r.metrics["g_loss"] for r in rows],
+            "discriminator": [r.metrics["d_loss"] for r in rows],
+        }
+    else:
+        series = {"loss": [r.loss for r in rows]}
+    return line_chart(series, [r.epoch for r in rows], path, "training loss", "epoch")
+
+
+def layer_table(trace: PipelineTrace) -> str:
+    rows = [
+        "#### Prediction trace through the trained model's layers",
+        "",
+        "| layer | output shape | summary |",
+        "|---|---|---|",
+    ]
+    rows += [f"| {plain(row.name)} | {code(row.shape)} | {plain(row.summary)} |" for row in trace.layers]
+    return "\n".join(rows)
+
+
+def _chart(rows: list[EpochRow], path: Path) -> Part:
+    return picture(
+        "loss chart",
+        lambda: loss_chart(rows, path),
+        "The loss per epoch: falling means the model fits its data better."
+        if len(rows) < 2 or "g_loss" not in rows[0].metrics
+        else "Both players' losses per epoch: in a GAN they pull against each other, neither simply falls.",
+    )
+
+
+def _sample(row: EpochRow) -> list[Part]:
+    sample = row.metrics.get("sample")
+    if isinstance(sample, str) and sample.endswith(".png"):
+        return [picture("sample", lambda: sample, f"Samples after epoch {row.epoch}.")]
+    if isinstance(sample, str) and sample:
+        return [markdown("sample", lambda: f"Sample after epoch {row.epoch}: {plain(sample)}")]
+    return []
+
+
+def views(trace: PipelineTrace, folder: Path) -> list[Part]:
+    rows = trace.training
+    parts = [markdown("stage table", lambda: stage_table(trace))]
+    if rows:
+        parts += [
+            markdown(
+                "training table",
+                lambda: (
+                    "#### Training trace, epoch by epoch (measured in this run)\n\n" + training_table(rows)
+                ),
+            ),
+            _chart(rows, folder / "loss.png"),
+        ]
+    if trace.layers:
+        parts.append(markdown("layer table", lambda: layer_table(trace)))
+    return parts
+
+
+def live(rows: list[EpochRow], folder: Path) -> list[Part]:
+    """While it trains: the table so far, the chart redrawn, the latest sample."""
+    return [
+        markdown("training table", lambda: "#### Training live\n\n" + training_table(rows)),
+        _chart(rows, folder / f"loss-after-epoch-{rows[-1].epoch}.png"),  # a new name: the page reloads it
+        *_sample(rows[-1]),
+    ]

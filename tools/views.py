@@ -1,0 +1,117 @@
+"""How a run is shown. A tool's `views(trace, folder)` returns Parts; each is drawn only when the page
+shows it, so a part that cannot be drawn becomes a one-line note and costs nothing else. The helpers
+here are the generic pieces every tool may use: the stage table, a text bar, a line chart, a strip of
+pictures. Every string that came from a run or a learner goes through `plain`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tools.markup import code, plain
+
+BAR = 24  # characters of a full (100%) text bar
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a run's answer: Markdown, or a picture (a PNG path) with a caption under it."""
+
+    kind: Literal["markdown", "image"]
+    what: str  # a short name, for the note shown if it cannot be drawn
+    draw: Callable[[], str]  # the Markdown text, or the path of the picture it wrote
+    caption: str = ""  # for pictures: what to look at (Markdown, ours)
+
+
+def markdown(what: str, draw: Callable[[], str]) -> Part:
+    return Part("markdown", what, draw)
+
+
+def picture(what: str, draw: Callable[[], str], caption: str = "") -> Part:
+    return Part("image", what, draw, caption)
+
+
+def bar(share: float, width: int = BAR) -> str:
+    filled = round(max(0.0, min(share, 1.0)) * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def stage_table(trace) -> str:
+    """Every stage: its input and output shapes, its time, and what happened."""
+
+    def shape(t) -> str:
+        return f"{code(t.shape)} {plain(t.dtype)}" if t else ""
+
+    rows = ["| stage | input | output | ms | what happened |", "|---|---|---|---:|---|"]
+    rows += [
+        f"| {plain(s.name)} | {shape(s.input)} | {shape(s.output)} | {s.duration_ms:.0f} | {plain(s.note)} |"
+        for s in trace.stages
+    ]
+    return "#### Pipeline stages\n\n" + "\n".join(rows)
+
+
+def tokens_line(tokens: Sequence[str], shown: int = 60) -> str:
+    return "**Tokens:** " + " ".join(code(repr(t)) for t in tokens[:shown])
+
+
+def spread(total: int, shown: int) -> list[int]:
+    """At most `shown` indexes into `total` items, evenly spaced, first and last included."""
+    n = min(shown, total)
+    return sorted({round(i * (total - 1) / max(n - 1, 1)) for i in range(n)})
+
+
+def line_chart(series: dict[str, list[float]], xs: list[int], path: Path, title: str, x_label: str) -> str:
+    """A small PNG line chart (PIL only) of one or more series over `xs`, saved at `path`."""
+    from PIL import Image, ImageDraw
+
+    w, h, pad = 480, 200, 36
+    colours = ["#e8590c", "#1c7ed6", "#2f9e44", "#862e9c"]
+    values = [v for ys in series.values() for v in ys]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    n = max(len(xs) - 1, 1)
+    img = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(img)
+    draw.line([(pad, pad // 2), (pad, h - pad), (w - pad // 2, h - pad)], fill="#888", width=1)  # axes
+    for k, (name, ys) in enumerate(series.items()):
+        colour = colours[k % len(colours)]
+        points = [
+            (pad + (w - 2 * pad) * i / n, h - pad - (h - 2 * pad) * (y - low) / span)
+            for i, y in enumerate(ys)
+        ]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=3)
+        for x, y in points:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        if len(series) > 1:
+            draw.text((w - pad - 110, pad // 2 + 12 * k), f"— {name}", fill=colour)
+    draw.text((4, pad // 2 - 6), f"{high:.3g}", fill="#333")
+    draw.text((4, h - pad - 6), f"{low:.3g}", fill="#333")
+    draw.text((pad, h - pad + 6), f"{x_label} {xs[0]}", fill="#333")
+    draw.text((w - pad - 50, h - pad + 6), f"{x_label} {xs[-1]}", fill="#333")
+    draw.text((w // 2 - 40, 4), title, fill="#333")
+    img.save(path)
+    return str(path)
+
+
+def picture_strip(paths: list[str], path: Path, shown: int = 10, size: int = 96) -> str:
+    """Up to `shown` evenly spaced pictures side by side in one PNG (first and last included)."""
+    from PIL import Image
+
+    picks = [paths[i] for i in spread(len(paths), shown)]
+    strip = Image.new("RGB", (size * len(picks), size), "white")
+    for i, p in enumerate(picks):
+        with Image.open(p) as frame:
+            strip.paste(frame.convert("RGB").resize((size, size), Image.Resampling.NEAREST), (i * size, 0))
+    strip.save(path)
+    return str(path)
+
+
+def output_image(trace) -> list[Part]:
+    """The run's final picture, when its output names one."""
+    image = trace.output.get("image")
+    if not (isinstance(image, str) and image.endswith(".png")):
+        return []
+    return [picture("final image", lambda: image)]

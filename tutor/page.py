@@ -1,0 +1,195 @@
+"""The Gradio page: settings -> tutor -> page. `build_app` builds without launching; `main` serves."""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from pathlib import Path
+
+import gradio as gr
+
+from tutor.chat import Tutor, build_tutor
+from tutor.quiz_turn import QuizSession
+from tutor.runner import SessionRuns
+from tutor.settings import Settings
+from tutor.ui import (
+    EXAMPLES,
+    choose_option,
+    export_progress,
+    no_progress,
+    progress_view,
+    reset_progress,
+    respond,
+)
+
+INTRO = (
+    "# genai-tutor\n"
+    "Ask how generative AI works, watch real models run (`/demo text ...`), or type **quiz me**. "
+    "Answers come from the tutor's own lessons and list the sections they used."
+)
+
+
+def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> gr.Blocks:
+    settings = settings or Settings.from_env()
+    tutor = tutor or build_tutor(settings)
+    # Gradio keeps copies of what it shows (and uploads) in its own cache: inside the artifacts folder,
+    # so the page serves one folder, bounded by the same retention.
+    os.environ["GRADIO_TEMP_DIR"] = str(settings.artifacts_dir / "gradio")
+    with gr.Blocks(title="genai-tutor", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        gr.Markdown(
+            f"Model: **{tutor.backend.description}** · device: **{settings.torch_device()}**",
+            elem_id="backend-info",
+        )
+        page = _chat_layout()
+        page.update(_progress_layout())
+        # The browser's own random id, kept in its local storage: with the name it identifies the learner,
+        # so typing someone else's name in another browser never shows their progress.
+        page["browser"] = gr.BrowserState(None, storage_key="genai-tutor-learner")
+        demo.load(lambda token: token or uuid.uuid4().hex, page["browser"], page["browser"], api_name=False)
+        _wire_chat(demo, tutor, page)
+        _wire_progress(tutor, page)
+    return demo
+
+
+def _chat_layout() -> dict:
+    name = gr.Textbox(
+        label="Name (keeps your quiz progress; no password)", max_lines=1, elem_id="learner", scale=1
+    )
+    session = gr.State(None)  # the page session's QuizSession, made on its first turn
+    chat = gr.Chatbot(label="Tutor", height=560, elem_id="chat", buttons=["copy"])
+    with gr.Row():
+        box = gr.Textbox(
+            placeholder="Ask about tokens, transformers, diffusion, GANs, DALL-E… or type: quiz me",
+            show_label=False,
+            scale=8,
+            elem_id="message",
+            autofocus=True,
+        )
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+        stop = gr.Button("Stop training", variant="stop", scale=1, elem_id="stop")
+    gr.Examples(EXAMPLES, inputs=box, label="Try asking")
+    clear = gr.Button("Clear chat", elem_id="clear")
+    return {
+        "name": name,
+        "session": session,
+        "chat": chat,
+        "box": box,
+        "send": send,
+        "stop": stop,
+        "clear": clear,
+    }
+
+
+def _progress_layout() -> dict:
+    with gr.Accordion("📈 Your progress", open=True, elem_id="progress"):
+        mastery = gr.BarPlot(
+            no_progress(),
+            x="concept",
+            y="mastery",
+            y_lim=[0, 100],
+            x_label_angle=-30,
+            y_title="mastery (%)",
+            label="Mastery per concept",
+            elem_id="mastery-chart",
+        )
+        summary = gr.Markdown("Type your name and **quiz me** to start.", elem_id="progress-summary")
+        with gr.Row():
+            refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
+            export = gr.Button("Export my progress", size="sm", elem_id="export")
+            sure = gr.Checkbox(label="Yes, erase my progress", value=False, elem_id="reset-sure")
+            reset = gr.Button("Reset my progress", size="sm", variant="stop", elem_id="reset")
+        exported = gr.File(label="Your progress (JSON)", interactive=False, elem_id="export-file")
+    return {
+        "mastery": mastery,
+        "summary": summary,
+        "refresh": refresh,
+        "export": export,
+        "sure": sure,
+        "reset": reset,
+        "exported": exported,
+    }
+
+
+def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
+    """Messages, quiz choices and the Stop button; each page session runs one demo at a time."""
+    runs: dict[str, SessionRuns] = {}  # per page session: its one demo at a time and its Stop button
+    chat, box, session, browser, name = (page[k] for k in ("chat", "box", "session", "browser", "name"))
+    who, panel = [name, browser], [page["mastery"], page["summary"]]
+    show_progress = functools.partial(progress_view, tutor)
+
+    def turn(message, messages, learner, quiz: QuizSession | None, token, request: gr.Request):
+        mine = runs.setdefault(request.session_hash or "", SessionRuns())
+        mine.new_turn()
+        yield from respond(tutor, message, messages, learner, quiz, mine, token)
+
+    def stop_training(request: gr.Request) -> None:
+        if request.session_hash in runs:
+            runs[request.session_hash].cancel.set()
+
+    def closed(request: gr.Request) -> None:  # the tab is gone: stop its demo, forget its state
+        gone = runs.pop(request.session_hash or "", None)
+        if gone is not None:
+            gone.cancel.set()
+
+    def option(messages, learner, quiz: QuizSession | None, token, evt: gr.SelectData):
+        yield from choose_option(tutor, messages, learner, quiz, token, evt)
+
+    for trigger in (box.submit, page["send"].click):
+        trigger(turn, [box, chat, name, session, browser], [box, chat, session], api_name=False).then(
+            show_progress, who, panel, api_name=False
+        )
+    chat.option_select(option, [chat, name, session, browser], [chat, session], api_name=False).then(
+        show_progress, who, panel, api_name=False
+    )
+    page["clear"].click(lambda: ("", []), None, [box, chat], api_name=False)
+    page["stop"].click(stop_training, None, None, api_name=False, queue=False)
+    demo.unload(closed)
+
+
+def _wire_progress(tutor: Tutor, page: dict) -> None:
+    """The progress panel: refresh, export and reset, each for this browser's learner only."""
+    who, panel = [page["name"], page["browser"]], [page["mastery"], page["summary"]]
+    show_progress = functools.partial(progress_view, tutor)
+    page["refresh"].click(show_progress, who, panel, api_name=False)
+    page["name"].submit(show_progress, who, panel, api_name=False)
+    export = functools.partial(export_progress, tutor)
+    page["export"].click(export, who, [page["exported"], page["summary"]], api_name=False)
+    page["reset"].click(
+        lambda learner, token, yes: reset_progress(tutor, learner, yes, token),
+        [*who, page["sure"]],
+        page["summary"],
+        api_name=False,
+    ).then(show_progress, who, panel, api_name=False)
+
+
+def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = settings or Settings.from_env()
+    tutor = build_tutor(settings)
+    print("genai-tutor: syncing lessons…", tutor.store.ingest(), flush=True)
+    tutor.store.embedder.warm()
+    warm = getattr(tutor.chat_model, "warm", None)
+    if warm:  # load the embedded model now, not on the first question
+        warm()
+    build_app(settings, tutor).queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, **launch_options(settings)
+    )
+
+
+def launch_options(settings: Settings) -> dict:
+    """`launch` arguments: the artifacts folder is served; everything else in the data directory
+    (the learner store, the vector store, the model cache) is blocked. The page takes no uploads, so
+    Gradio's upload route is held to a small size."""
+    home, artifacts = Path(settings.home).resolve(), settings.artifacts_dir.resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    private = {
+        home / name for name in ("learners.db", "learners.db-wal", "learners.db-shm", "chroma", "models")
+    }
+    private |= {p for p in home.iterdir() if p != artifacts}
+    return {
+        "allowed_paths": [str(artifacts)],
+        "blocked_paths": sorted(str(p) for p in private),
+        "max_file_size": "1mb",
+    }

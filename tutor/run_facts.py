@@ -1,0 +1,50 @@
+"""Questions about the learner's last run, answered from the run's own measured facts.
+
+"Why did it pick that word?" after a demo is about that run, not about a lesson: the tool that made
+the run states its facts (tools.base.Tool.facts: each with the stage and step or layer it comes
+from), the ones closest in meaning to the question are shown as they are, and each is cited as a
+stage of the run. No model writes here, so nothing is made up.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from tools.markup import plain
+from tools.trace import Fact
+
+ABOUT_RUN = re.compile(
+    r"\b(?:(?:my|the|this|that|last) (?:run|demo|trace|result)|in my run|step \d+|layer \d+|"
+    r"why did (?:it|the model)|(?:that|this) (?:word|token|picture|image|loss))\b",
+    re.I,
+)
+SHOWN = 3
+
+
+def is_about_run(message: str) -> bool:
+    return bool(ABOUT_RUN.search(message))
+
+
+def closest(embedder, facts: list[Fact], question: str, k: int = SHOWN) -> list[Fact]:
+    """The k facts closest in meaning to the question; a step or layer the question names comes first."""
+    if not facts:
+        return []
+    named = [int(n) for n in re.findall(r"\b(?:step|layer) (\d+)", question, re.I)]
+    exact = [i for i, f in enumerate(facts) if named and (f.step in named or f.layer in named)]
+    vectors = np.array(embedder.embed([f.text for f in facts] + [question]))
+    ranked = np.argsort(-(vectors[:-1] @ vectors[-1])).tolist()
+    return [facts[i] for i in list(dict.fromkeys(exact + ranked))[:k]]
+
+
+def where(fact: Fact) -> str:
+    at = f", step {fact.step}" if fact.step is not None else f", layer {fact.layer}" if fact.layer else ""
+    return f"{fact.stage}{at}"
+
+
+def answer(facts: list[Fact]) -> str:
+    lines = ["**From your last run** (measured, not guessed):", ""]
+    lines += [f"- {plain(f.text)} *[{plain(where(f))}]*" for f in facts]
+    lines += ["", "Ask about another step or layer, or type **/quiz run** to test yourself on this run."]
+    return "\n".join(lines)
