@@ -73,19 +73,58 @@ class Config:
     out: str = str(WEIGHTS)
 
 
+@dataclass
+class _Data:
+    """The training set on hand: the images, each one's caption id and the encoded captions."""
+
+    images: torch.Tensor  # (N, 3, 32, 32) uint8
+    caption_ids: torch.Tensor  # (N,) rows of `table`
+    table: torch.Tensor  # (C + 1, T, 384) on the device: every distinct caption, then the empty one
+    empty_id: int  # the empty caption's row, C
+
+
 def train(cfg: Config) -> dict:
     t_start = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    data, distinct = _dataset(cfg, device)
+    print(f"{len(data.images)} images, {len(distinct)} distinct captions encoded", flush=True)
 
-    # Data: images as uint8 (N, 3, 32, 32); captions as indices into a table of distinct captions.
+    unet = UNet2DConditionModel(**UNET).to(device).train()
+    scheduler = DDPMScheduler(**SCHEDULER)
+    n_params = sum(p.numel() for p in unet.parameters())
+    print(f"U-Net: {n_params / 1e6:.2f} M parameters, training on {device}", flush=True)
+    log, ema = _fit(cfg, unet, scheduler, data, rng, t_start)
+
+    ema.copy_to(unet.parameters())
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    unet.to(torch.float16).save_pretrained(out)  # config.json + diffusion_pytorch_model.safetensors
+    scheduler.save_pretrained(out)  # scheduler_config.json
+    figures = {
+        "images": len(data.images),
+        "distinct_captions": len(distinct),
+        "parameters": n_params,
+        "final_loss": log[-1]["loss"],
+        "device": device if device == "cpu" else torch.cuda.get_device_name(),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "versions": {"torch": torch.__version__, "diffusers": __import__("diffusers").__version__},
+    }
+    (out / "MODEL_CARD.md").write_text(_card(cfg, figures, log))
+    return figures
+
+
+def _dataset(cfg: Config, device: str) -> tuple[_Data, list[str]]:
+    """The seeded images and captions as tensors, every distinct caption encoded once; and the captions."""
+    # Images as uint8 (N, 3, 32, 32); captions as indices into a table of distinct captions.
     samples = shapes.dataset(cfg.dataset_size, cfg.seed)
     images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).contiguous()
     distinct = sorted({s.caption for s in samples})
     index = {c: i for i, c in enumerate(distinct)}
     caption_ids = torch.tensor([index[s.caption] for s in samples])  # (N,)
-
     # The frozen encoder runs once per distinct caption; the empty caption is the last row.
     tokenizer, text_encoder = load_text_encoder()
     text_encoder.to(device)
@@ -93,38 +132,28 @@ def train(cfg: Config) -> dict:
         [encode_text(tokenizer, text_encoder, distinct[i : i + 256]) for i in range(0, len(distinct), 256)]
         + [encode_text(tokenizer, text_encoder, [""])]
     ).to(device)  # (C + 1, T, 384)
-    empty_id = len(distinct)
-    del text_encoder
-    print(f"{len(samples)} images, {len(distinct)} distinct captions encoded", flush=True)
+    return _Data(images, caption_ids, table, empty_id=len(distinct)), distinct
 
-    unet = UNet2DConditionModel(**UNET).to(device).train()
-    scheduler = DDPMScheduler(**SCHEDULER)
+
+def _fit(
+    cfg: Config,
+    unet: UNet2DConditionModel,
+    scheduler: DDPMScheduler,
+    data: _Data,
+    rng: np.random.Generator,
+    t_start: float,
+) -> tuple[list[dict], EMAModel]:
+    """cfg.steps optimizer steps; returns a row (mean loss, learning rate, seconds) every cfg.log_every
+    steps and the exponential moving average of the weights."""
     ema = EMAModel(unet.parameters(), decay=0.9995, use_ema_warmup=True, power=3 / 4)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.01)
     lr_at = lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * s / cfg.steps))  # noqa: E731
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    alphas = scheduler.alphas_cumprod.to(device)
-    n_params = sum(p.numel() for p in unet.parameters())
-    print(f"U-Net: {n_params / 1e6:.2f} M parameters, training on {device}", flush=True)
-
+    alphas = scheduler.alphas_cumprod.to(data.table.device)
     log, running = [], []
     for step in range(cfg.steps):
-        batch = torch.from_numpy(rng.integers(0, len(samples), cfg.batch_size))
-        x0 = images[batch].to(device).float() / 127.5 - 1  # (B, 3, 32, 32) in [-1, 1]
-        cap = caption_ids[batch].to(device)
-        drop = torch.from_numpy(rng.random(cfg.batch_size) < cfg.uncond_prob).to(device)
-        context = table[torch.where(drop, empty_id, cap)]  # (B, T, 384)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (cfg.batch_size,), device=device)
-        noise = torch.randn_like(x0)
-        a = alphas[t].view(-1, 1, 1, 1)
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # the forward process q(x_t | x_0)
-        v = a.sqrt() * noise - (1 - a).sqrt() * x0  # the target: "velocity" between noise and image
-
-        # Min-SNR weighting: do not let the easy, nearly clean timesteps dominate the loss.
-        snr = (a / (1 - a)).view(-1)
-        weight = snr.clamp(max=cfg.min_snr_gamma) / (snr + 1)  # (B,)
-        err = F.mse_loss(unet(xt, t, encoder_hidden_states=context).sample, v, reduction="none")
-        loss = (weight * err.mean(dim=(1, 2, 3))).mean()
+        x0, context = _batch(cfg, data, rng)
+        loss = _loss(cfg, unet, scheduler, alphas, x0, context)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -143,25 +172,40 @@ def train(cfg: Config) -> dict:
             log.append(row)
             running = []
             print(json.dumps(row), flush=True)
+    return log, ema
 
-    ema.copy_to(unet.parameters())
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    unet.to(torch.float16).save_pretrained(out)  # config.json + diffusion_pytorch_model.safetensors
-    scheduler.save_pretrained(out)  # scheduler_config.json
-    figures = {
-        "images": len(samples),
-        "distinct_captions": len(distinct),
-        "parameters": n_params,
-        "final_loss": log[-1]["loss"],
-        "device": device if device == "cpu" else torch.cuda.get_device_name(),
-        "cpu": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "wall_seconds": round(time.perf_counter() - t_start, 1),
-        "versions": {"torch": torch.__version__, "diffusers": __import__("diffusers").__version__},
-    }
-    (out / "MODEL_CARD.md").write_text(_card(cfg, figures, log))
-    return figures
+
+def _batch(cfg: Config, data: _Data, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random batch of images (B, 3, 32, 32) in [-1, 1] and its captions' vectors (B, T, 384), a share
+    of them replaced by the empty caption."""
+    device = data.table.device
+    batch = torch.from_numpy(rng.integers(0, len(data.images), cfg.batch_size))
+    x0 = data.images[batch].to(device).float() / 127.5 - 1  # (B, 3, 32, 32) in [-1, 1]
+    cap = data.caption_ids[batch].to(device)
+    drop = torch.from_numpy(rng.random(cfg.batch_size) < cfg.uncond_prob).to(device)
+    return x0, data.table[torch.where(drop, data.empty_id, cap)]  # (B, T, 384)
+
+
+def _loss(
+    cfg: Config,
+    unet: UNet2DConditionModel,
+    scheduler: DDPMScheduler,
+    alphas: torch.Tensor,
+    x0: torch.Tensor,
+    context: torch.Tensor,
+) -> torch.Tensor:
+    """Noise each image to a random timestep; the min-SNR weighted error of the U-Net's predicted v."""
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (cfg.batch_size,), device=x0.device)
+    noise = torch.randn_like(x0)
+    a = alphas[t].view(-1, 1, 1, 1)
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * noise  # the forward process q(x_t | x_0)
+    v = a.sqrt() * noise - (1 - a).sqrt() * x0  # the target: "velocity" between noise and image
+
+    # Min-SNR weighting: do not let the easy, nearly clean timesteps dominate the loss.
+    snr = (a / (1 - a)).view(-1)
+    weight = snr.clamp(max=cfg.min_snr_gamma) / (snr + 1)  # (B,)
+    err = F.mse_loss(unet(xt, t, encoder_hidden_states=context).sample, v, reduction="none")
+    return (weight * err.mean(dim=(1, 2, 3))).mean()
 
 
 def _card(cfg: Config, figures: dict, log: list[dict]) -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tools.trace import Stage, TensorInfo
+from tools.trace import LayerRow, Stage, TensorInfo
 from tools.training.loop import (
     Config,
     Result,
@@ -117,10 +118,55 @@ def evaluate(model: CharGPT, windows: torch.Tensor) -> tuple[float, float]:
     return loss, acc
 
 
+@dataclass
+class _Text:
+    """The lessons as one stream of character ids: the part trained on and the held-out windows."""
+
+    lessons: list  # the Lesson objects, in order
+    text: str  # the lessons joined into one text
+    chars: list[str]  # the vocabulary: every distinct character, sorted
+    stoi: dict[str, int]  # character -> id
+    ids: torch.Tensor  # (N,) character ids
+    load_ms: float
+    split: int  # characters trained on; the rest is held out
+    train_ids: torch.Tensor  # (split,) on the device
+    held_ids: torch.Tensor  # (N - split,) on the device
+    offsets: torch.Tensor  # (BLOCK + 1,): 0..BLOCK, added to a start to cut a window
+    held: torch.Tensor  # (n_held, BLOCK + 1) non-overlapping held-out windows
+    common: int  # the id of the commonest character in the training text
+    baseline: float  # held-out accuracy of always guessing that character
+
+
 def train(cfg: Config, run: Run) -> Result:
+    device = run.device
+    data = _load_text(device)
+    prompt_text = "".join(c for c in cfg.prompt if c in data.stoi)[-BLOCK:] or PROMPT
+    prompt = torch.tensor([data.stoi[c] for c in prompt_text], device=device)  # (P,)
+    model = seeded_init(cfg.seed, lambda: CharGPT(len(data.chars), cfg.width)).to(device)
+    run.progress(
+        f"training a {LAYERS}-block GPT ({parameter_count(model):,} parameters) on {data.split:,} characters "
+        f"of the lessons"
+    )
+    x = _fit(cfg, run, model, data, prompt)
+    run.check_trained()
+    run.progress("tracing the prompt through the trained layers")
+    layers = _trace(model, prompt, data.chars)
+    return Result(
+        title="Training a character-level GPT on the lessons",
+        stages=_data_stages(run, data, x) + _model_stages(cfg, run, data, model, x, prompt, prompt_text),
+        layers=layers,
+        output={"text": prompt_text + run.rows[-1].metrics["sample"]},
+        key_insight=_insight(run, data.split, data.baseline, data.chars[data.common], len(data.chars)),
+        config={"context": BLOCK, "blocks": LAYERS, "head_size": HEAD_SIZE, "temperature": TEMPERATURE},
+        versions={"torch": torch.__version__},
+        models={"gpt": model},
+    )
+
+
+def _load_text(device: str) -> _Text:
+    """Join the lessons into one text, make every distinct character a token and hold out the last 10%."""
     from knowledge.lessons import load_lessons
 
-    device = run.device
     t0 = time.perf_counter()
     lessons = load_lessons()
     text = "\n\n".join(f"# {lesson.title}\n\n{lesson.body}" for lesson in lessons)
@@ -135,56 +181,92 @@ def train(cfg: Config, run: Run) -> Result:
     held = held_ids[torch.arange(n_held, device=device)[:, None] * BLOCK + offsets]  # (n_held, BLOCK + 1)
     common = int(train_ids.bincount(minlength=len(chars)).argmax())
     baseline = (held[:, 1:] == common).float().mean().item()  # always guessing the commonest character
-
-    prompt_text = "".join(c for c in cfg.prompt if c in stoi)[-BLOCK:] or PROMPT
-    prompt = torch.tensor([stoi[c] for c in prompt_text], device=device)  # (P,)
-    model = seeded_init(cfg.seed, lambda: CharGPT(len(chars), cfg.width)).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
-    order_gen = torch.Generator().manual_seed(cfg.seed)  # window offsets and order, on the CPU
-    run.progress(
-        f"training a {LAYERS}-block GPT ({parameter_count(model):,} parameters) on {split:,} characters "
-        f"of the lessons"
+    return _Text(
+        lessons=lessons,
+        text=text,
+        chars=chars,
+        stoi=stoi,
+        ids=ids,
+        load_ms=load_ms,
+        split=split,
+        train_ids=train_ids,
+        held_ids=held_ids,
+        offsets=offsets,
+        held=held,
+        common=common,
+        baseline=baseline,
     )
 
+
+def _fit(cfg: Config, run: Run, model: CharGPT, data: _Text, prompt: torch.Tensor) -> torch.Tensor | None:
+    """Train epoch by epoch until the epochs, the time budget or a cancel run out; returns the inputs
+    (B, BLOCK) of the last batch trained."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    order_gen = torch.Generator().manual_seed(cfg.seed)  # window offsets and order, on the CPU
     accs, losses, x = [], [], None
     for epoch in run.epoch_numbers():
         start = time.perf_counter()
-        # Non-overlapping windows from a random first offset, so each epoch cuts the text differently.
-        first = int(torch.randint(BLOCK, (1,), generator=order_gen))
-        starts = torch.arange(first, split - BLOCK - 1, BLOCK)  # (W,)
-        total, seen = 0.0, 0
-        for idx in run.batches(len(starts), cfg.batch_size, order_gen):
-            window = train_ids[(starts[idx][:, None]).to(device) + offsets]  # (B, BLOCK + 1)
-            x, y = window[:, :-1], window[:, 1:]  # (B, BLOCK) inputs, (B, BLOCK) next characters
-            loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, seen = total + loss.item(), seen + 1
-        if seen == 0:
+        loss, last_x = _epoch(cfg, run, model, opt, order_gen, data)
+        if loss is None:
             break
-        val_loss, val_acc = evaluate(model, held)
-        text_out = "".join(
-            chars[i] for i in sample(model, prompt, torch.Generator(device).manual_seed(cfg.seed))
-        )
-        losses.append(total / seen)
-        accs.append(val_acc)
-        metrics = {
-            "val_loss": round(val_loss, 5),
-            "val_accuracy": round(val_acc, 4),
-            "sample": text_out,
-            "observation": _observation(accs, losses, val_loss, baseline),
-        }
-        run.end_epoch(
-            epoch,
-            losses[-1],
-            metrics,
-            time.perf_counter() - start,
-            f"loss {losses[-1]:.3f}, held-out accuracy {val_acc:.0%}, sample {text_out[:40]!r}",
-        )
+        x = last_x
+        losses.append(loss)
+        metrics, line = _epoch_row(cfg, run, model, data, prompt, losses, accs)
+        run.end_epoch(epoch, losses[-1], metrics, time.perf_counter() - start, line)
+    return x
 
-    run.check_trained()
-    run.progress("tracing the prompt through the trained layers")
+
+def _epoch(
+    cfg: Config,
+    run: Run,
+    model: CharGPT,
+    opt: torch.optim.Optimizer,
+    order_gen: torch.Generator,
+    data: _Text,
+) -> tuple[float | None, torch.Tensor | None]:
+    """One pass over the training text: the mean loss (None when no batch ran) and the last batch's inputs."""
+    device = run.device
+    # Non-overlapping windows from a random first offset, so each epoch cuts the text differently.
+    first = int(torch.randint(BLOCK, (1,), generator=order_gen))
+    starts = torch.arange(first, data.split - BLOCK - 1, BLOCK)  # (W,)
+    total, seen, x = 0.0, 0, None
+    for idx in run.batches(len(starts), cfg.batch_size, order_gen):
+        window = data.train_ids[(starts[idx][:, None]).to(device) + data.offsets]  # (B, BLOCK + 1)
+        x, y = window[:, :-1], window[:, 1:]  # (B, BLOCK) inputs, (B, BLOCK) next characters
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total, seen = total + loss.item(), seen + 1
+    return (total / seen if seen else None), x
+
+
+def _epoch_row(
+    cfg: Config,
+    run: Run,
+    model: CharGPT,
+    data: _Text,
+    prompt: torch.Tensor,
+    losses: list[float],
+    accs: list[float],
+) -> tuple[dict, str]:
+    """Held-out loss and accuracy and a seeded sample after an epoch: its metrics and progress line."""
+    val_loss, val_acc = evaluate(model, data.held)
+    text_out = "".join(
+        data.chars[i] for i in sample(model, prompt, torch.Generator(run.device).manual_seed(cfg.seed))
+    )
+    accs.append(val_acc)
+    metrics = {
+        "val_loss": round(val_loss, 5),
+        "val_accuracy": round(val_acc, 4),
+        "sample": text_out,
+        "observation": _observation(accs, losses, val_loss, data.baseline),
+    }
+    return metrics, f"loss {losses[-1]:.3f}, held-out accuracy {val_acc:.0%}, sample {text_out[:40]!r}"
+
+
+def _trace(model: CharGPT, prompt: torch.Tensor, chars: list[str]) -> list[LayerRow]:
+    """The prompt through every trained layer; the head's row adds the five likeliest next characters."""
     model.eval()
     named = [("tok_emb", model.tok_emb), ("pos_emb", model.pos_emb)]
     for i, block in enumerate(model.blocks):
@@ -203,34 +285,53 @@ def train(cfg: Config, run: Run) -> Result:
     ]
     layers[-1].data["top_next"] = top
     layers[-1].summary += f"; next character {top[0]['char']!r} ({top[0]['prob']:.0%})"
-    last = run.rows[-1]
-    sample_text = last.metrics["sample"]
-    stages = [
+    return layers
+
+
+def _data_stages(run: Run, data: _Text, x: torch.Tensor) -> list[Stage]:
+    """The dataset, tokenization and batch stages: what the model reads."""
+    text, chars = data.text, data.chars
+    return [
         Stage(
             name="dataset",
-            note=f"The tutor's {len(lessons)} lessons joined into one text of {len(text):,} characters.",
+            note=f"The tutor's {len(data.lessons)} lessons joined into one text of {len(text):,} characters.",
             output=TensorInfo(shape=[len(text)], dtype="str (characters)", example=text[:60]),
-            duration_ms=round(load_ms, 2),
-            data={"lessons": [lesson.id for lesson in lessons], "characters": len(text)},
+            duration_ms=round(data.load_ms, 2),
+            data={"lessons": [lesson.id for lesson in data.lessons], "characters": len(text)},
         ),
         Stage(
             name="tokenization",
             note=f"Every distinct character is a token: a vocabulary of {len(chars)}. The last "
-            f"{HELD_OUT:.0%} ({len(held_ids):,} characters) is held out.",
+            f"{HELD_OUT:.0%} ({len(data.held_ids):,} characters) is held out.",
             input=TensorInfo(shape=[len(text)], dtype="str (characters)", example=text[:20]),
-            output=describe(ids, example=str(ids[:12].tolist())),
+            output=describe(data.ids, example=str(data.ids[:12].tolist())),
             duration_ms=0.0,
-            data={"vocab": "".join(chars), "train_chars": split, "held_out_chars": len(held_ids)},
+            data={"vocab": "".join(chars), "train_chars": data.split, "held_out_chars": len(data.held_ids)},
         ),
         Stage(
             name="batch",
             note=f"A batch is {len(x)} windows of {BLOCK} characters; the targets are the same windows "
             f"shifted by one, so every position predicts its next character.",
-            input=describe(train_ids),
+            input=describe(data.train_ids),
             output=describe(x),
             duration_ms=0.0,
             data={"batch_size": len(x), "context": BLOCK, "batches_per_epoch": run.batches_total},
         ),
+    ]
+
+
+def _model_stages(
+    cfg: Config,
+    run: Run,
+    data: _Text,
+    model: CharGPT,
+    x: torch.Tensor,
+    prompt: torch.Tensor,
+    prompt_text: str,
+) -> list[Stage]:
+    """The model, training and sampling stages: what the model is and what it learned to write."""
+    chars, sample_text = data.chars, run.rows[-1].metrics["sample"]
+    return [
         Stage(
             name="model",
             note=f"Embeddings of width {cfg.width}, {LAYERS} blocks of causal self-attention "
@@ -245,7 +346,7 @@ def train(cfg: Config, run: Run) -> Result:
         ),
         run.training_stage(
             "Cross-entropy of the next character, AdamW; held-out loss and accuracy after every epoch.",
-            {"baseline_accuracy": round(baseline, 4), "most_common_char": chars[common]},
+            {"baseline_accuracy": round(data.baseline, 4), "most_common_char": chars[data.common]},
         ),
         Stage(
             name="sampling",
@@ -257,16 +358,6 @@ def train(cfg: Config, run: Run) -> Result:
             data={"prompt": prompt_text, "samples": {r.epoch: r.metrics["sample"] for r in run.rows}},
         ),
     ]
-    return Result(
-        title="Training a character-level GPT on the lessons",
-        stages=stages,
-        layers=layers,
-        output={"text": prompt_text + sample_text},
-        key_insight=_insight(run, split, baseline, chars[common], len(chars)),
-        config={"context": BLOCK, "blocks": LAYERS, "head_size": HEAD_SIZE, "temperature": TEMPERATURE},
-        versions={"torch": torch.__version__},
-        models={"gpt": model},
-    )
 
 
 def _observation(accs: list[float], losses: list[float], val_loss: float, baseline: float) -> str:

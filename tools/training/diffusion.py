@@ -11,6 +11,7 @@ EMA weights, latents (8x8 pixels need no autoencoder).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import diffusers
 import numpy as np
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
 
-from tools.trace import Stage
+from tools.trace import LayerRow, Stage
 from tools.training import digits
 from tools.training.loop import (
     Config,
@@ -79,52 +80,105 @@ def train(cfg: Config, run: Run) -> Result:
     load_ms = (time.perf_counter() - t0) * 1000
     model = seeded_init(cfg.seed, lambda: unet(cfg.width)).to(device)
     scheduler = noise_schedule()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
-    order_gen = torch.Generator().manual_seed(cfg.seed)  # data order, on the CPU
-    noise_gen = torch.Generator(device).manual_seed(cfg.seed)  # training noise and timesteps
     fixed = torch.randn(
         SAMPLES, 1, 8, 8, generator=torch.Generator(device).manual_seed(cfg.seed + 1), device=device
     )  # (16, 1, 8, 8): the same starting noise every epoch
     run.progress(f"training a U-Net ({parameter_count(model):,} parameters) to remove noise from digits")
+    x0, xt, samples, grids = _fit(cfg, run, x, model, scheduler, fixed)
+    run.check_trained()
+    run.progress("measuring the loss at each noise level and tracing one noisy digit through the U-Net")
+    model.eval()
+    by_level = _loss_by_level(model, scheduler, x, cfg.seed)
+    layers = _trace(model, scheduler, x[:1], cfg.seed)
+    return Result(
+        title="Training a diffusion model on 8x8 handwritten digits",
+        stages=_data_stages(cfg, run, raw, x, x0, xt, scheduler, load_ms)
+        + _model_stages(cfg, run, model, xt, by_level, fixed, samples, grids),
+        layers=layers,
+        output={"image": str(grids[-1])},
+        key_insight=_insight(run.rows, by_level),
+        config={"timesteps": TIMESTEPS, "sample_steps": SAMPLE_STEPS, "beta_schedule": BETA_SCHEDULE},
+        versions={
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+        models={"unet": model},
+    )
 
+
+def _fit(
+    cfg: Config,
+    run: Run,
+    x: torch.Tensor,
+    model: UNet2DModel,
+    scheduler: DDPMScheduler,
+    fixed: torch.Tensor,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, list[Path]]:
+    """Train epoch by epoch until the epochs, the time budget or a cancel run out; returns the last batch,
+    clean and noised, the last samples denoised from the fixed noise and every epoch's sample grid."""
+    device = run.device
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    order_gen = torch.Generator().manual_seed(cfg.seed)  # data order, on the CPU
+    noise_gen = torch.Generator(device).manual_seed(cfg.seed)  # training noise and timesteps
     losses, grids = [], []
+    x0 = xt = samples = None
     for epoch in run.epoch_numbers():
         start = time.perf_counter()
         total = 0.0
         for idx in run.batches(len(x), cfg.batch_size, order_gen):
             x0 = x[idx.to(device)]  # (B, 1, 8, 8)
-            noise = torch.randn(x0.shape, generator=noise_gen, device=device)  # (B, 1, 8, 8)
-            t = torch.randint(TIMESTEPS, (len(x0),), generator=noise_gen, device=device)  # (B,)
-            xt = scheduler.add_noise(x0, noise, t)  # (B, 1, 8, 8)
-            loss = F.mse_loss(model(xt, t).sample, noise)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
+            xt, loss = _step(model, scheduler, opt, x0, noise_gen)
+            total += loss
         n = run.batches_done
         if n == 0:
             break
         samples = denoise(model, scheduler, fixed, cfg.seed)  # (16, 1, 8, 8)
         grids.append(digits.save_grid(samples, run.out_dir / f"diffusion_epoch_{epoch:02d}.png"))
         losses.append(total / n)
-        # Predicting zero noise scores E[noise^2] = 1: the yardstick for "has it learned anything".
-        observation = f"{losses[-1]:.0%} of the loss of predicting 'no noise' (1.00)"
-        if epoch > 1:
-            observation = f"{change(losses[0], losses[-1])}; {observation}"
-        metrics = {"sample": str(grids[-1]), "observation": observation}
+        metrics = {"sample": str(grids[-1]), "observation": _observation(epoch, losses)}
         run.end_epoch(
             epoch, losses[-1], metrics, time.perf_counter() - start, f"denoising loss {losses[-1]:.4f}"
         )
+    return x0, xt, samples, grids
 
-    run.check_trained()
-    run.progress("measuring the loss at each noise level and tracing one noisy digit through the U-Net")
-    model.eval()
-    by_level = _loss_by_level(model, scheduler, x, cfg.seed)
+
+def _step(
+    model: UNet2DModel,
+    scheduler: DDPMScheduler,
+    opt: torch.optim.Optimizer,
+    x0: torch.Tensor,
+    noise_gen: torch.Generator,
+) -> tuple[torch.Tensor, float]:
+    """Noise each image of a batch (B, 1, 8, 8) to a random level and train the U-Net to predict that
+    noise; returns the noised batch and the loss."""
+    noise = torch.randn(x0.shape, generator=noise_gen, device=x0.device)  # (B, 1, 8, 8)
+    t = torch.randint(TIMESTEPS, (len(x0),), generator=noise_gen, device=x0.device)  # (B,)
+    xt = scheduler.add_noise(x0, noise, t)  # (B, 1, 8, 8)
+    loss = F.mse_loss(model(xt, t).sample, noise)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return xt, loss.item()
+
+
+def _observation(epoch: int, losses: list[float]) -> str:
+    """The epoch's loss against that of predicting no noise, and its change since epoch 1."""
+    # Predicting zero noise scores E[noise^2] = 1: the yardstick for "has it learned anything".
+    observation = f"{losses[-1]:.0%} of the loss of predicting 'no noise' (1.00)"
+    if epoch > 1:
+        observation = f"{change(losses[0], losses[-1])}; {observation}"
+    return observation
+
+
+def _trace(model: UNet2DModel, scheduler: DDPMScheduler, digit: torch.Tensor, seed: int) -> list[LayerRow]:
+    """One digit (1, 1, 8, 8), half noised, through the trained U-Net block by block; the last row adds
+    how far its predicted noise is from the real one."""
+    device = digit.device
     t_mid = torch.tensor([TIMESTEPS // 2], device=device)  # (1,)
-    noise = torch.randn(
-        1, 1, 8, 8, generator=torch.Generator(device).manual_seed(cfg.seed + 2), device=device
-    )
-    noisy = scheduler.add_noise(x[:1], noise, t_mid)  # (1, 1, 8, 8): the first digit, half noised
+    noise = torch.randn(1, 1, 8, 8, generator=torch.Generator(device).manual_seed(seed + 2), device=device)
+    noisy = scheduler.add_noise(digit, noise, t_mid)  # (1, 1, 8, 8): the digit, half noised
     named = [("conv_in", model.conv_in), ("time_embedding", model.time_embedding)]
     named += [(f"down_blocks.{i}", b) for i, b in enumerate(model.down_blocks)]
     named += [("mid_block", model.mid_block)]
@@ -135,9 +189,21 @@ def train(cfg: Config, run: Run) -> Result:
         err = F.mse_loss(model(noisy, t_mid).sample, noise).item()
     layers[-1].data["noise_mse"] = round(err, 5)
     layers[-1].summary += f"; predicted noise is off by MSE {err:.3f} at t = {TIMESTEPS // 2}"
+    return layers
 
-    rows = run.rows
-    stages = [
+
+def _data_stages(
+    cfg: Config,
+    run: Run,
+    raw: np.ndarray,
+    x: torch.Tensor,
+    x0: torch.Tensor,
+    xt: torch.Tensor,
+    scheduler: DDPMScheduler,
+    load_ms: float,
+) -> list[Stage]:
+    """The dataset, normalised tensor and noising stages: what the U-Net learns from."""
+    return [
         Stage(
             name="dataset",
             note=f"{len(raw):,} handwritten digits from scikit-learn, 8x8 pixels with values 0..16.",
@@ -167,6 +233,21 @@ def train(cfg: Config, run: Run) -> Result:
                 "batches_per_epoch": run.batches_total,
             },
         ),
+    ]
+
+
+def _model_stages(
+    cfg: Config,
+    run: Run,
+    model: UNet2DModel,
+    xt: torch.Tensor,
+    by_level: dict[str, float],
+    fixed: torch.Tensor,
+    samples: torch.Tensor,
+    grids: list[Path],
+) -> list[Stage]:
+    """The model, training and samples stages: the U-Net and what it learned to draw."""
+    return [
         Stage(
             name="model",
             note=f"A diffusers UNet2DModel: 8x8 at {cfg.width} channels, 4x4 at {2 * cfg.width}, skip "
@@ -186,24 +267,9 @@ def train(cfg: Config, run: Run) -> Result:
             fixed,
             samples,
             grids,
-            rows,
+            run.rows,
         ),
     ]
-    return Result(
-        title="Training a diffusion model on 8x8 handwritten digits",
-        stages=stages,
-        layers=layers,
-        output={"image": str(grids[-1])},
-        key_insight=_insight(rows, by_level),
-        config={"timesteps": TIMESTEPS, "sample_steps": SAMPLE_STEPS, "beta_schedule": BETA_SCHEDULE},
-        versions={
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
-        models={"unet": model},
-    )
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tools.trace import Stage
+from tools.trace import LayerRow, Stage
 from tools.training import digits
 from tools.training.loop import (
     Config,
@@ -86,10 +87,6 @@ def train(cfg: Config, run: Run) -> Result:
     load_ms = (time.perf_counter() - t0) * 1000
     G = seeded_init(cfg.seed, lambda: generator(cfg.width)).to(device)
     D = seeded_init(cfg.seed + 1, lambda: discriminator(cfg.width)).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.learning_rate, betas=BETAS)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.learning_rate, betas=BETAS)
-    order_gen = torch.Generator().manual_seed(cfg.seed)  # data order, on the CPU
-    noise_gen = torch.Generator(device).manual_seed(cfg.seed)  # training noise
     fixed_noise = torch.randn(
         SAMPLES, NOISE, generator=torch.Generator(device).manual_seed(cfg.seed + 2), device=device
     )  # (16, NOISE): the same vectors every epoch
@@ -97,76 +94,10 @@ def train(cfg: Config, run: Run) -> Result:
         f"training a generator ({parameter_count(G):,} parameters) against a discriminator "
         f"({parameter_count(D):,}) on {len(x):,} digits"
     )
-
-    g_losses, grids = [], []
-    batch = None
-    for epoch in run.epoch_numbers():
-        start = time.perf_counter()
-        sums = {"g": 0.0, "d": 0.0, "real": 0.0, "fake": 0.0}
-        for idx in run.batches(len(x), cfg.batch_size, order_gen):
-            batch = x[idx.to(device)]  # (B, 1, 8, 8)
-            b = len(batch)
-            fake = G(torch.randn(b, NOISE, generator=noise_gen, device=device))  # (B, 1, 8, 8)
-            # Discriminator step: real -> 1, fake -> 0 (fake detached: G is not trained here).
-            real_logit, fake_logit = D(batch), D(fake.detach())  # (B, 1) each
-            d_loss = F.binary_cross_entropy_with_logits(
-                real_logit, torch.ones_like(real_logit)
-            ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            # Generator step: make the (just updated) discriminator call the fakes real.
-            out = D(fake)  # (B, 1)
-            g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            sums["g"] += g_loss.item()
-            sums["d"] += d_loss.item()
-            sums["real"] += (real_logit > 0).float().mean().item()
-            sums["fake"] += (fake_logit < 0).float().mean().item()
-        n = run.batches_done
-        if n == 0:
-            break
-        G.eval()  # BatchNorm uses its running statistics: a sample does not depend on its batch-mates
-        with torch.no_grad():
-            samples = G(fixed_noise)  # (16, 1, 8, 8)
-        G.train()
-        grids.append(digits.save_grid(samples, run.out_dir / f"gan_epoch_{epoch:02d}.png"))
-        g_losses.append(sums["g"] / n)
-        d_real, d_fake = sums["real"] / n, sums["fake"] / n
-        metrics = {
-            "g_loss": round(g_losses[-1], 5),
-            "d_loss": round(sums["d"] / n, 5),
-            "d_acc_real": round(d_real, 4),
-            "d_acc_fake": round(d_fake, 4),
-            "sample": str(grids[-1]),
-            "observation": _observation(d_real, d_fake, g_losses),
-        }
-        run.end_epoch(
-            epoch,
-            g_losses[-1],
-            metrics,
-            time.perf_counter() - start,
-            f"G loss {metrics['g_loss']:.3f}, D loss {metrics['d_loss']:.3f}, "
-            f"D right on {d_real:.0%} of real and {d_fake:.0%} of fake",
-        )
-
+    batch, samples, grids = _fit(cfg, run, x, G, D, fixed_noise)
     run.check_trained()
     run.progress("tracing one noise vector through the trained generator and discriminator")
-    G.eval()
-    D.eval()
-    one = fixed_noise[:1]  # (1, NOISE)
-    layers = layer_rows(
-        [(f"generator.{n}", m) for n, m in G.named_children()]
-        + [(f"discriminator.{n}", m) for n, m in D.named_children()],
-        lambda: D(G(one)),
-    )
-    with torch.no_grad():
-        p_fake = torch.sigmoid(D(G(one))).item()
-        p_real = torch.sigmoid(D(x[:1])).item()
-    layers[-1].data |= {"p_real": round(p_fake, 4)}
-    layers[-1].summary += f"; P(real) = {p_fake:.0%} for this generated digit"
+    layers, p_fake, p_real = _trace(G, D, fixed_noise[:1], x[:1])
     return Result(
         title="Training a GAN on 8x8 handwritten digits",
         stages=_stages(cfg, run, raw, labels, x, batch, G, D, fixed_noise, samples, grids, load_ms),
@@ -177,6 +108,115 @@ def train(cfg: Config, run: Run) -> Result:
         versions={"torch": torch.__version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__},
         models={"generator": G, "discriminator": D},
     )
+
+
+def _fit(
+    cfg: Config, run: Run, x: torch.Tensor, G: nn.Module, D: nn.Module, fixed_noise: torch.Tensor
+) -> tuple[torch.Tensor | None, torch.Tensor | None, list[Path]]:
+    """Train epoch by epoch until the epochs, the time budget or a cancel run out; returns the last real
+    batch, the last samples from the fixed noise and every epoch's sample grid."""
+    device = run.device
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.learning_rate, betas=BETAS)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.learning_rate, betas=BETAS)
+    order_gen = torch.Generator().manual_seed(cfg.seed)  # data order, on the CPU
+    noise_gen = torch.Generator(device).manual_seed(cfg.seed)  # training noise
+    g_losses, grids = [], []
+    batch = samples = None
+    for epoch in run.epoch_numbers():
+        start = time.perf_counter()
+        sums = {"g": 0.0, "d": 0.0, "real": 0.0, "fake": 0.0}
+        for idx in run.batches(len(x), cfg.batch_size, order_gen):
+            batch = x[idx.to(device)]  # (B, 1, 8, 8)
+            for key, value in _step(G, D, opt_g, opt_d, batch, noise_gen).items():
+                sums[key] += value
+        n = run.batches_done
+        if n == 0:
+            break
+        samples = _draw(G, fixed_noise)  # (16, 1, 8, 8)
+        grids.append(digits.save_grid(samples, run.out_dir / f"gan_epoch_{epoch:02d}.png"))
+        g_losses.append(sums["g"] / n)
+        metrics, line = _epoch_row(sums, n, g_losses, grids[-1])
+        run.end_epoch(epoch, g_losses[-1], metrics, time.perf_counter() - start, line)
+    return batch, samples, grids
+
+
+def _step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    noise_gen: torch.Generator,
+) -> dict[str, float]:
+    """One discriminator step then one generator step on a real batch; both losses and D's hit rates."""
+    fake = G(torch.randn(len(batch), NOISE, generator=noise_gen, device=batch.device))  # (B, 1, 8, 8)
+    # Discriminator step: real -> 1, fake -> 0 (fake detached: G is not trained here).
+    real_logit, fake_logit = D(batch), D(fake.detach())  # (B, 1) each
+    d_loss = F.binary_cross_entropy_with_logits(
+        real_logit, torch.ones_like(real_logit)
+    ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    # Generator step: make the (just updated) discriminator call the fakes real.
+    out = D(fake)  # (B, 1)
+    g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return {
+        "g": g_loss.item(),
+        "d": d_loss.item(),
+        "real": (real_logit > 0).float().mean().item(),
+        "fake": (fake_logit < 0).float().mean().item(),
+    }
+
+
+@torch.no_grad()
+def _draw(G: nn.Module, noise: torch.Tensor) -> torch.Tensor:
+    """Noise (N, NOISE) -> images (N, 1, 8, 8) from the generator in eval mode."""
+    G.eval()  # BatchNorm uses its running statistics: a sample does not depend on its batch-mates
+    samples = G(noise)
+    G.train()
+    return samples
+
+
+def _epoch_row(sums: dict[str, float], n: int, g_losses: list[float], grid: Path) -> tuple[dict, str]:
+    """The epoch's metrics (mean losses over n batches, how often D was right) and its progress line."""
+    d_real, d_fake = sums["real"] / n, sums["fake"] / n
+    metrics = {
+        "g_loss": round(g_losses[-1], 5),
+        "d_loss": round(sums["d"] / n, 5),
+        "d_acc_real": round(d_real, 4),
+        "d_acc_fake": round(d_fake, 4),
+        "sample": str(grid),
+        "observation": _observation(d_real, d_fake, g_losses),
+    }
+    line = (
+        f"G loss {metrics['g_loss']:.3f}, D loss {metrics['d_loss']:.3f}, "
+        f"D right on {d_real:.0%} of real and {d_fake:.0%} of fake"
+    )
+    return metrics, line
+
+
+def _trace(
+    G: nn.Module, D: nn.Module, one: torch.Tensor, real: torch.Tensor
+) -> tuple[list[LayerRow], float, float]:
+    """One noise vector (1, NOISE) through the trained G and then D, layer by layer; P(real) for the
+    generated digit and for one real digit (1, 1, 8, 8)."""
+    G.eval()
+    D.eval()
+    layers = layer_rows(
+        [(f"generator.{n}", m) for n, m in G.named_children()]
+        + [(f"discriminator.{n}", m) for n, m in D.named_children()],
+        lambda: D(G(one)),
+    )
+    with torch.no_grad():
+        p_fake = torch.sigmoid(D(G(one))).item()
+        p_real = torch.sigmoid(D(real)).item()
+    layers[-1].data |= {"p_real": round(p_fake, 4)}
+    layers[-1].summary += f"; P(real) = {p_fake:.0%} for this generated digit"
+    return layers, p_fake, p_real
 
 
 def _stages(cfg, run, raw, labels, x, batch, G, D, fixed_noise, samples, grids, load_ms) -> list[Stage]:
