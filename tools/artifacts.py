@@ -87,8 +87,9 @@ class ArtifactStore:
         now = time.time() if now is None else now
         with self._lock:
             active = set(self._active)
-        entries = [e for e in self.entries() if e.path not in active]
-        total = self.footprint()
+        every = self.entries()  # one walk of the folder: the total counts the runs in progress too
+        total = sum(e.size for e in every)
+        entries = [e for e in every if e.path not in active]
         removed = 0
         for e in entries:
             if now - e.mtime <= self.max_age_s and total <= self.max_bytes:

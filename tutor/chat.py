@@ -20,7 +20,7 @@ from tools.markup import code, no_html
 from tools.registry import Registry
 from tutor import run_facts
 from tutor.agent import agent_stream
-from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TraceCitation, TurnDone
+from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TurnDone
 from tutor.llm import Backend, make_backend
 from tutor.llm.errors import explain_llm_error
 from tutor.quiz import open_engine
@@ -185,8 +185,12 @@ class Tutor:
     def _about_run(self, trace, message: str, start: float) -> Iterator[Event]:
         """A question about the last run: its closest measured facts, each cited as a stage of the run."""
         facts = run_facts.closest(self.store.embedder, self.registry.facts(trace), message)
-        text = run_facts.answer(facts) if facts else "I have no measured facts about that run to show."
-        citations = [TraceCitation(trace.tool, f.stage, f.step, f.layer) for f in facts]
+        citations = [run_facts.cite(trace.tool, f) for f in facts]
+        text = (
+            run_facts.answer(facts, citations)
+            if facts
+            else "I have no measured facts about that run to show."
+        )
         yield TextDelta(text)
         if citations:
             yield Citations(citations)

@@ -107,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     argv = sys.argv[1:] if argv is None else argv
-    args = _parser(_tool_classes() if argv[:1] == ["demo"] else None).parse_args(argv)
+    from tools.registry import discover
+
+    tool_classes = discover() if argv[:1] == ["demo"] else None  # the demo flags come from each tool
+    args = _parser(tool_classes).parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as e:
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         _emit(tutor.ask(args.question), args.json)
         return 0
     if args.command == "demo":
-        return _demo(settings, args)
+        return _demo(settings, args, tool_classes)
     if args.command == "quiz":
         return _quiz(settings, args)
     return 2
@@ -211,13 +214,7 @@ def _answers(turns, session, out):
         return iter(events)
 
 
-def _tool_classes() -> dict:
-    from tools.registry import discover
-
-    return discover()
-
-
-def _demo(settings: Settings, args) -> int:
+def _demo(settings: Settings, args, tool_classes: dict) -> int:
     from pathlib import Path
 
     from tools.base import RunContext, ToolError
@@ -227,7 +224,7 @@ def _demo(settings: Settings, args) -> int:
     given = {k.removeprefix("tool_"): v for k, v in vars(args).items() if k.startswith("tool_")}
     arguments.update({k: v for k, v in given.items() if v is not None})
     try:
-        registry = Registry(settings)
+        registry = Registry(settings, tool_classes)
         tool = registry.get(registry.resolve(args.tool) or args.tool)
         trace = tool(arguments, RunContext(progress=lambda line: print(f"… {line}", file=sys.stderr)))
     except ToolError as e:

@@ -30,13 +30,18 @@ class TraceCitation:
     step: int | None = None
     layer: int | None = None
 
+    def _at(self) -> dict:
+        return {"step": self.step} if self.step is not None else {"layer": self.layer} if self.layer else {}
+
     def to_dict(self) -> dict:
-        where = {"step": self.step} if self.step is not None else {"layer": self.layer} if self.layer else {}
-        return {"kind": "trace", "tool": self.tool, "stage": self.stage, **where}
+        return {"kind": "trace", "tool": self.tool, "stage": self.stage, **self._at()}
+
+    def where(self) -> str:
+        """ "sampling, step 2": the stage, and the step or layer within it."""
+        return ", ".join([self.stage, *(f"{k} {v}" for k, v in self._at().items())])
 
     def label(self) -> str:
-        at = f", step {self.step}" if self.step is not None else f", layer {self.layer}" if self.layer else ""
-        return f"your **{self.tool}** run — {self.stage}{at}"
+        return f"your **{self.tool}** run — {self.where()}"
 
 
 @dataclass(frozen=True)

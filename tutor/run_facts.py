@@ -14,6 +14,7 @@ import numpy as np
 
 from tools.markup import plain
 from tools.trace import Fact
+from tutor.events import TraceCitation
 
 ABOUT_RUN = re.compile(
     r"\b(?:(?:my|the|this|that|last) (?:run|demo|trace|result)|in my run|step \d+|layer \d+|"
@@ -38,13 +39,12 @@ def closest(embedder, facts: list[Fact], question: str, k: int = SHOWN) -> list[
     return [facts[i] for i in list(dict.fromkeys(exact + ranked))[:k]]
 
 
-def where(fact: Fact) -> str:
-    at = f", step {fact.step}" if fact.step is not None else f", layer {fact.layer}" if fact.layer else ""
-    return f"{fact.stage}{at}"
+def cite(tool: str, fact: Fact) -> TraceCitation:
+    return TraceCitation(tool, fact.stage, fact.step, fact.layer)
 
 
-def answer(facts: list[Fact]) -> str:
+def answer(facts: list[Fact], citations: list[TraceCitation]) -> str:
     lines = ["**From your last run** (measured, not guessed):", ""]
-    lines += [f"- {plain(f.text)} *[{plain(where(f))}]*" for f in facts]
+    lines += [f"- {plain(f.text)} *[{plain(c.where())}]*" for f, c in zip(facts, citations, strict=True)]
     lines += ["", "Ask about another step or layer, or type **/quiz run** to test yourself on this run."]
     return "\n".join(lines)

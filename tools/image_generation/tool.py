@@ -15,7 +15,6 @@ previewed through a linear latent -> RGB map fitted on the run's final image (ch
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -25,8 +24,9 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
-from tools.denoising_readout import fit_latent_to_rgb, noise_level, predict_x0, preview, rms, sigma_after
+from tools.denoising_readout import fit_latent_to_rgb, preview, rms
 from tools.image_generation import questions, views
+from tools.image_generation.observer import observed_run
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
 SCHEDULERS = {  # name -> diffusers class name
@@ -133,7 +133,7 @@ class ImageGenerationTool(Tool):
         tokenization = _tokenize(pipe, args.prompt, clock)
         noise, noise_ms, generator = _initial_noise(pipe, args.seed, ctx.device, clock)
         ctx.progress(f"denoising with {type(pipe.scheduler).__name__}")
-        image, seen = _observed_run(pipe, args, noise, generator, ctx)
+        image, seen = observed_run(pipe, args, noise, generator, ctx)
         denoising = _denoising(pipe, seen["steps"], image, noise, ctx.folder)
         final = _final_image(pipe, image, seen["decode_ms"], args, noise.shape, ctx.folder)
         stages = [
@@ -226,87 +226,6 @@ def _initial_noise(pipe, seed: int, device: str, clock: Clock):
             (1, unet.config.in_channels, size, size), generator=generator, device=device, dtype=unet.dtype
         )
     return noise, t.ms, generator
-
-
-class _Observer:
-    """Hooks on the text encoder and the U-Net, and the step callback: what happens inside, recorded
-    while the pipeline runs unchanged (hooks return None, so outputs stay untouched)."""
-
-    def __init__(self, pipe, args: ImageGenerationArgs, noise: torch.Tensor, ctx: RunContext):
-        self.pipe, self.args, self.ctx = pipe, args, ctx
-        self.seen = {"text": [], "text_start": [], "text_ms": [], "unet": [], "unet_start": [], "steps": []}
-        self.prev = noise.float() * pipe.scheduler.init_noise_sigma  # the sample going into the first step
-
-    def attach(self) -> list:
-        seen = self.seen
-
-        def text_done(_module, _args, out) -> None:
-            seen["text"].append(out[0].detach().float().cpu())  # (1, T, D) token vectors
-            seen["text_ms"].append((time.perf_counter() - seen["text_start"][-1]) * 1000)
-
-        text, unet = self.pipe.text_encoder, self.pipe.unet
-        return [
-            text.register_forward_pre_hook(lambda m, a: seen["text_start"].append(time.perf_counter())),
-            text.register_forward_hook(text_done),
-            unet.register_forward_pre_hook(lambda m, a: seen["unet_start"].append(time.perf_counter())),
-            unet.register_forward_hook(lambda m, a, out: seen["unet"].append(out[0].detach().float())),
-        ]
-
-    def on_step(self, _pipe, i: int, timestep, tensors: dict) -> dict:
-        end, sched, seen = time.perf_counter(), self.pipe.scheduler, self.seen
-        x = tensors["latents"].detach().float()  # (1, C, h, w) after step i
-        pred = seen["unet"][-1]  # (2, C, h, w) with guidance: [empty prompt, prompt]
-        if pred.shape[0] == 2 * x.shape[0]:
-            uncond, cond = pred.chunk(2)
-            eps, delta = uncond + self.args.guidance_scale * (cond - uncond), rms(cond - uncond)
-        else:
-            eps, delta = pred, None
-        sigma, ab = noise_level(sched, i, timestep)
-        sigma_next = sigma_after(sched, i)
-        seen["steps"].append(
-            {
-                "step": i + 1,
-                "timestep": round(float(timestep), 3),
-                "sigma": round(sigma, 5),
-                "alpha_bar": round(ab, 6),
-                "sigma_after": round(sigma_next, 5),
-                "ms": round((end - seen["unet_start"][-1]) * 1000, 2),  # U-Net, guidance, step
-                "noise_pred_rms": rms(eps),
-                "guidance_delta_rms": delta,
-                # Euler samples are x0 + sigma * eps: shown divided by sqrt(1 + sigma^2), like DDIM's
-                "_sample": (x / math.sqrt(1 + sigma_next**2) if hasattr(sched, "sigmas") else x).cpu(),
-                "_x0": predict_x0(sched, self.prev, eps, ab, sigma).cpu(),
-            }
-        )
-        steps = self.args.steps
-        self.ctx.progress(f"step {i + 1}/{steps}: timestep {int(timestep)}, noise level σ={sigma:.3g}")
-        if self.ctx.should_stop():  # the wall-clock ceiling: diffusers' loop cannot pause, so it stops here
-            raise ToolError(f"The image was stopped after step {i + 1} of {steps}: out of time.")
-        self.prev = x
-        seen["callback_done"] = time.perf_counter()
-        return {}
-
-
-def _observed_run(pipe, args: ImageGenerationArgs, noise: torch.Tensor, generator, ctx: RunContext):
-    """Run the pipeline unchanged while hooks and the step callback record what happens inside."""
-    observer = _Observer(pipe, args, noise, ctx)
-    hooks = observer.attach()
-    try:
-        image = pipe(
-            prompt=args.prompt,
-            num_inference_steps=args.steps,
-            guidance_scale=args.guidance_scale,
-            generator=generator,
-            latents=noise,
-            callback_on_step_end=observer.on_step,
-        ).images[0]
-    finally:
-        for h in hooks:
-            h.remove()
-    seen = observer.seen
-    seen["decode_ms"] = round((time.perf_counter() - seen["callback_done"]) * 1000, 2)
-    seen["run_ms"] = (time.perf_counter() - seen["text_start"][0]) * 1000
-    return image, seen
 
 
 def _denoising(pipe, steps: list[dict], image, noise: torch.Tensor, out_dir: Path) -> Stage:
