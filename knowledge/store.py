@@ -17,6 +17,7 @@ import chromadb
 from knowledge import LESSONS_DIR
 from knowledge.embedder import Embedder
 from knowledge.lessons import load_lessons, split_lesson
+from knowledge.teaching import load_teaching, teaching_chunks
 
 COLLECTION = "lessons"
 # Sources from one lesson at most this often in a result list: a question touching two topics then
@@ -66,13 +67,16 @@ class KnowledgeStore:
         )
 
     def ingest(self, rebuild: bool = False) -> dict:
-        """Bring the store in line with the lesson files; returns the counts `ingest --json` prints."""
+        """Bring the store in line with the lesson files (and the teaching layers); returns the counts
+        `ingest --json` prints."""
         start = time.perf_counter()
         if rebuild:
             self.client.delete_collection(COLLECTION)
             self.collection = self._collection()
         lessons = load_lessons(self.lessons_dir)
         chunks = {c.id: c for lesson in lessons for c in split_lesson(lesson)}
+        if self.lessons_dir == LESSONS_DIR:  # the tutor's own lessons come with their teaching layers
+            chunks.update((c.id, c) for c in teaching_chunks(load_teaching()))
         stored = self.collection.get(include=["metadatas"])
         stored_hash = {i: m.get("hash") for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
 

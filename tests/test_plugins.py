@@ -123,13 +123,13 @@ def test_a_plugin_brings_its_own_view_and_run_question_to_the_page(plugin_on_pat
     import uuid
 
     from tutor.chat import Tutor
+    from tutor.conversation import Conversation
     from tutor.llm import make_backend
-    from tutor.quiz_turn import QuizSession
     from tutor.runner import SessionRuns
     from tutor.ui import respond
 
     tutor = Tutor(settings, store, make_backend(settings))  # its registry discovers the plugin
-    session, runs, token = QuizSession(), SessionRuns(), uuid.uuid4().hex
+    session, runs, token = Conversation(), SessionRuns(), uuid.uuid4().hex
     *_, (_, messages, session) = respond(tutor, "/demo rev tutor", [], "Plugin Fan", session, runs, token)
     shown = "\n".join(m["content"] for m in messages if isinstance(m["content"], str))
     assert "Mirror view: tutor / rotut" in shown and "Pipeline stages" in shown

@@ -229,10 +229,10 @@ def test_a_killed_process_loses_no_committed_attempt(tmp_path):
 
 
 def test_a_quiz_in_the_chat_asks_grades_and_stops(tutor):
+    from tutor.conversation import Conversation
     from tutor.events import Notice, QuizAsk, QuizResult
-    from tutor.quiz_turn import QuizSession
 
-    session = QuizSession(learner="Chatty")
+    session = Conversation(learner="Chatty")
     ask = [e for e in tutor.turn("quiz me on embeddings", session=session) if isinstance(e, QuizAsk)]
     assert ask[0].question.item.concept == "embeddings" and session.open_id == ask[0].question.id
     # a long question while a choice is open is chat, not an answer

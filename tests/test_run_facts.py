@@ -4,12 +4,12 @@ stage (and step or layer) of the run, never from a lesson or from the small mode
 from __future__ import annotations
 
 from tools.markup import unplain
+from tutor.conversation import Conversation
 from tutor.events import ToolEnd, TraceCitation, TurnDone
-from tutor.quiz_turn import QuizSession
 
 
 def test_why_did_it_pick_that_word_is_read_from_the_run(tutor):
-    session = QuizSession()
+    session = Conversation()
     events = list(tutor.turn("/demo text The cat sat on the", session=session))
     trace = next(e for e in events if isinstance(e, ToolEnd)).trace
     step = trace.stage("sampling").data["steps"][1]
@@ -27,14 +27,14 @@ def test_why_did_it_pick_that_word_is_read_from_the_run(tutor):
 
 
 def test_without_a_run_the_same_question_goes_to_the_lessons(tutor):
-    done = list(tutor.turn("Why did it pick that word at step 2?", session=QuizSession()))[-1]
+    done = list(tutor.turn("Why did it pick that word at step 2?", session=Conversation()))[-1]
     assert not any(isinstance(c, TraceCitation) for c in done.citations)
 
 
 def test_every_tool_states_facts_with_their_stage(tutor):
     from tools.trace import Fact
 
-    session = QuizSession()
+    session = Conversation()
     events = list(tutor.turn("/demo image a red circle", session=session))
     trace = next(e for e in events if isinstance(e, ToolEnd)).trace
     facts = tutor.registry.facts(trace)

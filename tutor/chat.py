@@ -1,9 +1,10 @@
-"""One chat turn: check the message, retrieve lesson sections, answer from them, cite them.
+"""One chat turn: understand the message in its conversation, then teach, run, quiz or guide.
 
-This is the single entry point used by the page and by `genai-tutor ask`. It yields events
-(tutor.events) as they happen so answers stream. A small embedded model can be wrong, so with it the
-answer *leads with the lesson passage itself* and the model only adds a short, labelled explanation;
-a stronger backend writes the answer from the numbered passages and cites them.
+This is the single entry point used by the page, `genai-tutor ask` and `genai-tutor chat`. It yields
+events (tutor.events) as they happen so answers stream. With the small embedded model nothing it writes
+is shown as fact: explanations are composed from authored, checked teaching content and the lessons
+(tutor.teach), questions about a run from the run's own numbers, and the model is not asked to write.
+A strong backend (tool calling) writes the answer from the same numbered passages and cites them.
 """
 
 from __future__ import annotations
@@ -13,54 +14,41 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from knowledge.store import Hit, KnowledgeStore
-from tools.markup import code, no_html
+from tools.markup import code
 from tools.registry import Registry
-from tutor import run_facts
+from tutor import dialogue, run_facts
 from tutor.agent import agent_stream
-from tutor.events import Citation, Citations, Event, Notice, TextDelta, ToolEnd, TurnDone
+from tutor.conversation import Conversation
+from tutor.events import Citation, Citations, Event, Notice, Options, TextDelta, ToolEnd, TurnDone
+from tutor.guide import Guide, topic_of
+from tutor.intents import Intent, Understanding
 from tutor.llm import Backend, make_backend
 from tutor.llm.errors import explain_llm_error
 from tutor.quiz import open_engine
-from tutor.quiz_turn import QuizSession, QuizTurns
+from tutor.quiz_turn import QuizTurns
 from tutor.render import compare_table
 from tutor.router import Router
 from tutor.runner import Runner, SessionRuns
 from tutor.settings import Settings
+from tutor.teach import FOLLOW_UPS, Teacher, excerpt, quote
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-QUOTE_CHARS = 700  # the lesson passage shown before the model's words
 
-GROUNDED_SYSTEM = (
-    "You are a friendly tutor for beginners learning generative AI. Using only the lesson text, "
-    "answer the question in one or two short, simple sentences."
-)
 CITING_SYSTEM = (
     "You are a patient tutor who teaches generative AI. Answer the learner's question using only the "
-    "numbered lesson passages below, in a warm, clear tutor's voice, in at most 150 words. Mark each "
-    "claim with the passage number in brackets, like [1]. If the passages do not answer the question, "
-    "say so.\n\n{passages}"
+    "numbered passages below (lesson sections and checked teaching notes), in a warm, clear tutor's "
+    "voice, in at most 150 words: the direct answer first, in plain words, then one useful detail, then "
+    "one short question that checks understanding. Mark each claim with the passage number in brackets, "
+    "like [1]. If the passages do not answer the question, say so.\n\n{passages}"
 )
 
 
 def clean_message(text: str | None) -> str:
     """The message without control characters (newlines and tabs stay) or surrounding blanks."""
     return CONTROL_CHARS.sub("", text or "").strip()
-
-
-def _excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
-    """At most `limit` characters, cut at a sentence end when there is one."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    end = max(cut.rfind(". "), cut.rfind(".\n"))
-    return cut[: end + 1] if end > limit // 2 else cut.rstrip() + " …"
-
-
-def _quote(text: str) -> str:
-    return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines())
 
 
 @dataclass(frozen=True)
@@ -90,6 +78,9 @@ class Tutor:
             open_engine(settings, store.embedder, grader=backend.grader),
             self.registry.questions,
         )
+        self.teacher = Teacher(store.embedder)
+        self.guide = Guide(self.teacher, self.quiz.engine)
+        self.understanding = Understanding(self.router, store, settings.min_relevance, settings.retrieval_k)
 
     def validate(self, message: str) -> str | None:
         """Why the message cannot be answered, or None when it can."""
@@ -106,19 +97,17 @@ class Tutor:
         self,
         message: str | None,
         history: Iterable[dict] = (),
-        session: QuizSession | None = None,
+        session: Conversation | None = None,
         runs: SessionRuns | None = None,
     ) -> Iterator[Event]:
-        """One turn. `session` carries the quiz state of the page session or terminal it comes from;
-        `runs` its demos (one at a time; setting `runs.cancel` stops a running one after its step)."""
+        """One turn. `session` is the conversation of the page session or terminal it comes from (a
+        Conversation keeps the dialogue too); `runs` its demos (one at a time; setting `runs.cancel`
+        stops a running one after its step)."""
         start = time.perf_counter()
+        conv = session if session is not None else Conversation()
         message = clean_message(message)
-        if (
-            session is not None
-            and session.open_id
-            and (not message or self.quiz.expects_answer(session, message))
-        ):
-            yield from self.quiz.answer(session, message[: self.settings.max_message_chars])
+        if conv.open_id and (not message or self.quiz.expects_answer(conv, message)):
+            yield from self.quiz.answer(conv, message[: self.settings.max_message_chars])
             yield TurnDone(answer="", timings={"total_ms": _ms(start)})
             return
         problem = self.validate(message)
@@ -126,75 +115,169 @@ class Tutor:
             yield Notice(problem)
             yield TurnDone(answer=problem, timings={"total_ms": _ms(start)})
             return
-        if self.quiz.is_request(message):
-            yield from self.quiz.request(session or QuizSession(), message)
-            yield TurnDone(answer="", timings={"total_ms": _ms(start)})
-            return
-        last_run = session.last_trace if session is not None else None
-        if last_run is not None and run_facts.is_about_run(message) and not message.startswith("/"):
-            yield from self._about_run(last_run, message, start)
-            return
-        answer, tools, citations, timings = [], [], [], {}
-        for event in self._respond(message, list(history), start, timings, runs):
+        conv.remember("user", message)
+        answer, tools, citations, options, timings = [], [], [], [], {}
+        for event in self._dispatch(message, list(history), conv, start, timings, runs):
             if isinstance(event, _FirstToken):
                 timings.setdefault("ttft_ms", _ms(start, event.at))
                 continue
             if isinstance(event, TextDelta):
+                timings.setdefault("ttft_ms", _ms(start))
                 answer.append(event.text)
             elif isinstance(event, ToolEnd):
                 tools.append(event.summary())
-                if event.ok and session is not None and self.quiz.remember_run(session, event.trace):
+                if event.ok and self.quiz.remember_run(conv, event.trace):
                     yield event
                     yield TextDelta("\n\n🔬 Quiz yourself on this run: type **/quiz run**.\n\n")
                     continue
             elif isinstance(event, Citations):
                 citations = event.citations
+            elif isinstance(event, Options):
+                options = event.options
             yield event
         timings["total_ms"] = _ms(start)
-        yield TurnDone(answer="".join(answer), citations=citations, tools=tools, timings=timings)
+        conv.remember("assistant", "".join(answer))
+        yield TurnDone("".join(answer), citations, tools, timings, options)
 
-    def _respond(self, message: str, history: list[dict], start: float, timings: dict, runs=None):
-        if not self.backend.calls_tools:  # routing policy: commands, then the semantic router
-            route = self.router.route(message)
-            if route.kind == "help":
-                yield TextDelta(self.router.help_text())
-                return
-            if route.kind == "unknown":
-                yield Notice(f"I do not know the command {code(message.split()[0])}.", "info")
-                yield TextDelta(self.router.help_text())
-                return
-            if route.kind == "compare":
-                yield from self._compare(route.tool, route.text, runs)
-                return
-            if route.kind == "tool":
-                yield from self._demo(route.tool, {"prompt": route.text}, runs)
-                return
-            message = route.text
-        hits = self.store.search(message, k=self.settings.retrieval_k)
-        timings["retrieval_ms"] = _ms(start)
-        relevant = [h for h in hits if h.score >= self.settings.min_relevance]
-        if self.backend.calls_tools:
-            yield from self._agent(message, relevant, history, runs)
-        elif relevant:
-            yield from self._grounded(message, relevant)
+    def _dispatch(self, message, history, conv: Conversation, start, timings, runs) -> Iterator:
+        """What the message asks for, in the conversation it belongs to."""
+        if self.quiz.is_request(message):
+            conv.guiding = None
+            yield from self.quiz.request(conv, message)
+            return
+        offered, conv.offer = conv.offer, None
+        if offered and dialogue.YES.match(message):
+            message = offered
+        elif offered and dialogue.NO.match(message):
+            yield TextDelta("No problem. What would you like to know?")
+            yield Options(dialogue.next_steps(self.teacher, conv))
+            return
+        command, _, rest = message.partition(" ")
+        if command in ("/guide", "/more"):
+            yield from (self._guide_command if command == "/guide" else self._more)(conv, rest.strip())
+            return
+        if conv.guiding is not None and dialogue.is_answer(message):
+            yield from self.guide.reply(conv, message)
+            return
+        conv.guiding = None
+        if self.backend.calls_tools and not message.startswith("/"):
+            yield from self._agent(message, history, conv, start, timings, runs)
+        elif message.startswith("/"):
+            yield from self._command(message, conv, start, timings, runs)
         else:
-            yield TextDelta(self._nothing_found(hits))
-        if relevant:
-            yield Citations(_citations(relevant))
+            topic = self.teacher.title(conv.concept) if conv.concept else None
+            intent = self.understanding.classify(message, topic, conv.last_trace is not None)
+            timings["retrieval_ms"] = _ms(start)
+            yield from self._intent(intent, message, conv, runs)
 
-    def _about_run(self, trace, message: str, start: float) -> Iterator[Event]:
-        """A question about the last run: its closest measured facts, each cited as a stage of the run."""
-        facts = run_facts.closest(self.store.embedder, self.registry.facts(trace), message)
-        citations = [run_facts.cite(trace.tool, f) for f in facts]
-        text = (
-            run_facts.answer(facts, citations)
-            if facts
-            else "I have no measured facts about that run to show."
-        )
+    def _intent(self, intent: Intent, message: str, conv: Conversation, runs) -> Iterator[Event]:
+        kind = intent.kind
+        if kind in ("greeting", "who", "thanks"):
+            text, options = dialogue.greeting(self.teacher, conv, kind)
+        elif kind in ("injection", "offtopic"):
+            text, options = dialogue.decline(self.teacher, conv, kind, message)
+        elif kind == "offer":
+            command = f"/demo {self.registry.classes[intent.detail].command or intent.detail} {intent.text}"
+            text, options = dialogue.offer(intent.detail, command)
+            conv.offer = command
+        elif kind == "more":
+            yield from self._more(conv, intent.detail)
+            return
+        elif kind == "run":
+            yield from self._about_run(conv, message)
+            return
+        elif kind == "demo":
+            yield from self._demo(intent.detail, {"prompt": intent.text}, runs)
+            return
+        else:
+            yield from self._explain(message, intent.hits, conv)
+            return
         yield TextDelta(text)
-        if citations:
-            yield Citations(citations)
-        yield TurnDone(answer=text, citations=citations, timings={"total_ms": _ms(start)})
+        yield Options(options)
+
+    def _command(self, message: str, conv: Conversation, start, timings, runs) -> Iterator[Event]:
+        route = self.router.route(message)
+        if route.kind == "help":
+            yield TextDelta(self.router.help_text())
+        elif route.kind == "unknown":
+            yield Notice(f"I do not know the command {code(message.split()[0])}.", "info")
+            yield TextDelta(self.router.help_text())
+        elif route.kind == "compare":
+            yield from self._compare(route.tool, route.text, runs)
+        elif route.kind == "tool":
+            yield from self._demo(route.tool, {"prompt": route.text}, runs)
+        else:
+            hits = self.store.search(route.text, k=self.settings.retrieval_k)
+            timings["retrieval_ms"] = _ms(start)
+            relevant = [h for h in hits if h.score >= self.settings.min_relevance]
+            if relevant:
+                yield from self._explain(route.text, relevant, conv)
+            else:
+                yield TextDelta(self._nothing_found(hits))
+
+    def _explain(self, question: str, hits: list[Hit], conv: Conversation) -> Iterator[Event]:
+        """Composed from checked content: plain words, the closest section, a check question (or, in
+        guided mode, a guiding question instead of the explanation)."""
+        slug = self.teacher.concept_for(question, hits)
+        if conv.guide_mode:
+            yield from self.guide.start(conv, slug)
+            return
+        answer = self.teacher.explain(slug, hits, self.guide.ask(conv, slug, check=True))
+        conv.on_topic(answer.concept, answer.sections, answer.layers)
+        yield TextDelta(answer.text)
+        yield Citations(answer.citations)
+        yield Options(answer.options)
+
+    def _more(self, conv: Conversation, kind: str) -> Iterator[Event]:
+        """Simpler, an example, or deeper: the current topic again, another layer of it."""
+        if kind not in FOLLOW_UPS:
+            yield Notice(f"`/more` takes one of: {', '.join(FOLLOW_UPS)}.", "info")
+            return
+        if conv.concept is None:
+            yield TextDelta(
+                "Ask me about something first, then I can make it simpler, show an example or go deeper."
+            )
+            yield Options(dialogue.START)
+            return
+        conv.guiding = None
+        answer = self.teacher.follow_up(conv.concept, kind)
+        conv.on_topic(answer.concept, answer.sections, answer.layers)
+        yield TextDelta(answer.text)
+        yield Citations(answer.citations)
+        yield Options(answer.options)
+
+    def _guide_command(self, conv: Conversation, topic: str) -> Iterator[Event]:
+        """`/guide TOPIC` asks about the topic; `/guide on` and `/guide off` switch guided mode."""
+        if topic.casefold() in ("on", "off"):
+            conv.guide_mode = topic.casefold() == "on"
+            yield TextDelta(
+                "Guided mode is on: I'll ask you a question before I explain."
+                if conv.guide_mode
+                else "Guided mode is off: I'll explain first and check with one short question."
+            )
+            return
+        slug = topic_of(self.teacher, topic) if topic else conv.concept
+        if slug is None:
+            yield Notice(
+                f"I have no guided questions on {code(topic or 'that')}. Try `/guide attention`.", "info"
+            )
+            return
+        yield from self.guide.start(conv, slug)
+
+    def _about_run(self, conv: Conversation, message: str) -> Iterator[Event]:
+        """A question about the last run: its closest measured facts, each cited as a stage of the run,
+        then the concept behind them in plain words."""
+        trace = conv.last_trace
+        facts = run_facts.closest(self.store.embedder, self.registry.facts(trace), message)
+        if not facts:
+            yield TextDelta("I have no measured facts about that run to show.")
+            return
+        citations = [run_facts.cite(trace.tool, f) for f in facts]
+        slug, idea = dialogue.run_concept(self.teacher, message, facts)
+        conv.on_topic(slug, [], {"plain"})
+        yield TextDelta(run_facts.answer(facts, citations) + "\n\n" + idea)
+        yield Citations([*citations, *self.teacher.cite(slug, ["plain"])])
+        yield Options(self.teacher.options(slug))
 
     def _demo(self, name: str, args: dict, runs: SessionRuns | None = None) -> Iterator[Event]:
         """Routing policy: run the tool; the run's own key insight is the prose."""
@@ -204,8 +287,8 @@ class Tutor:
                 if event.ok:
                     yield TextDelta(
                         f"That was a real run of **{name}** on your prompt; every number above was measured "
-                        "in it. Ask me about any stage, or run it "
-                        "again with another prompt."
+                        "in it. Ask me about any stage (*why did it pick that word?*), or run it again with "
+                        "another prompt."
                     )
                 else:
                     yield Notice(event.error, level="error")
@@ -223,23 +306,13 @@ class Tutor:
                         yield Notice(event.error, level="warning")
         yield TextDelta(compare_table(ends, [self.registry.get(n) for n in names]))
 
-    def _grounded(self, message: str, hits: list[Hit]) -> Iterator[Event | _FirstToken]:
-        """Lesson passage first (always right), then the small model's short explanation of it."""
-        top = hits[0]
-        passage = _excerpt(top.text)
-        yield TextDelta(f"**From the lesson *{top.title}* — {top.section}:**\n\n{_quote(passage)}\n\n")
-        context = "\n\n".join(_excerpt(h.text, 500) for h in hits[:2])
-        messages = [
-            SystemMessage(GROUNDED_SYSTEM),
-            HumanMessage(f"Lesson text:\n{context}\n\nQuestion: {message}"),
-        ]
-        yield TextDelta("**In short:** ")
-        yield from self._model_stream(messages, stop=["\n\n"])  # one paragraph: small models ramble
-
     def _agent(
-        self, message: str, hits: list[Hit], history: list[dict], runs: SessionRuns | None = None
+        self, message, history, conv: Conversation, start, timings, runs
     ) -> Iterator[Event | _FirstToken]:
         """Tool-calling policy: the model answers from numbered passages (citing [n]) or runs demos."""
+        hits = self.store.search(message, k=self.settings.retrieval_k)
+        timings["retrieval_ms"] = _ms(start)
+        hits = [h for h in hits if h.score >= self.settings.min_relevance]
         passages = "\n\n".join(f"[{i}] {h.title} — {h.section}\n{h.text}" for i, h in enumerate(hits, 1))
         messages: list[BaseMessage] = []
         for turn in history[-6:]:
@@ -260,26 +333,22 @@ class Tutor:
             if hits:
                 top = hits[0]
                 yield TextDelta(
-                    f"\n\n**From the lesson *{top.title}* — {top.section}:**\n\n{_quote(_excerpt(top.text))}"
+                    f"\n\n**From the lesson *{top.title}* — {top.section}:**\n\n{quote(excerpt(top.text))}"
                 )
-
-    def _model_stream(self, messages: list[BaseMessage], stop: list[str] | None = None):
-        """Stream the embedded model's words; a failure becomes a Notice after the lesson text."""
-        first = True
-        try:
-            for chunk in self.chat_model.stream(messages, stop=stop):
-                if chunk.text:
-                    if first:
-                        yield _FirstToken(time.perf_counter())
-                        first = False
-                    yield TextDelta(no_html(chunk.text))  # a small model may echo the learner's HTML
-        except Exception as exc:  # any backend failure becomes a message; the turn goes on
-            yield Notice(explain_llm_error(exc), level="error")
+        if hits:
+            slug = self.teacher.concept_for(message, hits)
+            conv.on_topic(slug, [h.section for h in hits], set())
+            yield Citations(_citations(hits))
+            yield Options(self.teacher.options(slug))
 
     def ask(self, message: str, history: Iterable[dict] = ()) -> dict:
         """Run one turn to the end and return the `ask` JSON (see the README's command line)."""
+        return self.reply(message, Conversation(), history)
+
+    def reply(self, message: str, conv: Conversation, history: Iterable[dict] = ()) -> dict:
+        """One turn of a conversation, run to the end: the `ask`/`chat` JSON."""
         notices: list[str] = []
-        for event in self.turn(message, history):
+        for event in self.turn(message, history, conv):
             if isinstance(event, Notice):
                 notices.append(event.text)
             if isinstance(event, TurnDone):

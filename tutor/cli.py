@@ -68,6 +68,10 @@ def _parser(tool_classes: dict | None = None) -> argparse.ArgumentParser:
     search.add_argument("-k", type=bounded(int, 1, 20), default=3, help="results per query (1-20)")
     ask = sub.add_parser("ask", help="one chat turn through the same agent as the page")
     ask.add_argument("question")
+    chat = sub.add_parser(
+        "chat", help="one conversation: a learner message per line on stdin, answered in turn"
+    )
+    chat.add_argument("--learner", default="", help="whose progress guided answers count towards")
     demo = sub.add_parser("demo", help="run one demo tool and print its pipeline trace")
     tools = demo.add_subparsers(dest="tool", required=True, metavar="TOOL")
     for name, cls in sorted((tool_classes or {}).items()):
@@ -84,7 +88,7 @@ def _parser(tool_classes: dict | None = None) -> argparse.ArgumentParser:
     action.add_argument("--progress", action="store_true", help="print mastery per concept and stop")
     action.add_argument("--export", action="store_true", help="print everything stored about the learner")
     action.add_argument("--reset", action="store_true", help="erase the learner's progress")
-    for cmd in (serve, ingest, search, ask, quiz):
+    for cmd in (serve, ingest, search, ask, chat, quiz):
         cmd.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     return p
 
@@ -95,12 +99,20 @@ def _emit(obj: dict, as_json: bool) -> None:
     elif "answer" in obj:
         print(obj["answer"])
         for c in obj["citations"]:
-            print(f"  [source] {c['title']} — {c['section']}")
+            where = f"{c['title']} — {c['section']}" if c["kind"] == "lesson" else _run_source(c)
+            print(f"  [source] {where}")
+        for o in obj.get("options", []):
+            print(f"  [next] {o['label']}: {o['say']}")
     elif "results" in obj:
         for r in obj["results"]:
             print(f"{r['score']:.3f}  {r['title']} — {r['section']}  ({', '.join(r['concepts'])})")
     else:
         print(" ".join(f"{k}={v}" for k, v in obj.items()))
+
+
+def _run_source(citation: dict) -> str:
+    at = next((f"{k} {citation[k]}" for k in ("step", "layer") if k in citation), "")
+    return f"your {citation['tool']} run — {citation['stage']}" + (f", {at}" if at else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,13 +148,19 @@ def main(argv: list[str] | None = None) -> int:
         for hits in store.search_many(queries, k=args.k) if queries else []:
             _emit({"results": [h.to_dict() for h in hits]}, args.json)
         return 0
-    if args.command == "ask":
+    if args.command in ("ask", "chat"):
         from tutor.chat import build_tutor
+        from tutor.conversation import Conversation
 
         tutor = build_tutor(settings)
-        if tutor.store.count() == 0:
-            tutor.store.ingest()
-        _emit(tutor.ask(args.question), args.json)
+        tutor.store.ingest()  # nothing to do when the store is current
+        if args.command == "ask":
+            _emit(tutor.ask(args.question), args.json)
+            return 0
+        conv = Conversation(learner=args.learner)  # one conversation, as one page session
+        for line in sys.stdin:
+            if line.strip():
+                _emit(tutor.reply(line.rstrip("\n"), conv), args.json)
         return 0
     if args.command == "demo":
         return _demo(settings, args, tool_classes)
@@ -154,11 +172,12 @@ def main(argv: list[str] | None = None) -> int:
 def _quiz(settings: Settings, args) -> int:
     """The page's quiz, question by question on stdin/stdout; --progress, --export, --reset manage it."""
     from knowledge.embedder import Embedder
+    from tutor.conversation import Conversation
     from tutor.events import Notice, QuizAsk, QuizResult, TextDelta
     from tutor.learner_store import LearnerError
     from tutor.llm import make_backend
     from tutor.quiz import open_engine
-    from tutor.quiz_turn import QuizSession, QuizTurns
+    from tutor.quiz_turn import QuizTurns
 
     engine = open_engine(settings, Embedder(settings.torch_device()), make_backend(settings).grader)
     try:
@@ -175,7 +194,7 @@ def _quiz(settings: Settings, args) -> int:
         print(f"genai-tutor: {e}", file=sys.stderr)
         return 1
     out = sys.stderr if args.json else sys.stdout  # with --json, stdout holds only the result
-    turns, session = QuizTurns(engine), QuizSession(learner=args.learner)
+    turns, session = QuizTurns(engine), Conversation(learner=args.learner)
     events = turns.request(session, f"quiz me {args.topic}".strip())
     for _ in range(args.n + 1):
         asked = None

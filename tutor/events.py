@@ -111,11 +111,31 @@ class QuizResult:
 
 
 @dataclass(frozen=True)
+class Option:
+    """A next step offered under an answer (a button in the page): `say` is sent as the learner's
+    next message when it is chosen."""
+
+    label: str
+    say: str
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "say": self.say}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The next steps offered under this turn's answer."""
+
+    options: list[Option]
+
+
+@dataclass(frozen=True)
 class TurnDone:
     answer: str
     citations: list[Citation | TraceCitation] = field(default_factory=list)
     tools: list[dict] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    options: list[Option] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -123,7 +143,19 @@ class TurnDone:
             "citations": [c.to_dict() for c in self.citations],
             "tools": self.tools,
             "timings": self.timings,
+            "options": [o.to_dict() for o in self.options],
         }
 
 
-Event = TextDelta | Notice | Citations | ToolStart | ToolProgress | ToolEnd | QuizAsk | QuizResult | TurnDone
+Event = (
+    TextDelta
+    | Notice
+    | Citations
+    | Options
+    | ToolStart
+    | ToolProgress
+    | ToolEnd
+    | QuizAsk
+    | QuizResult
+    | TurnDone
+)

@@ -27,19 +27,31 @@ def _content_words(text: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2 and w not in FILLER}
 
 
+def split_sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?;,])\s+", text) if s.strip()] or [text]
+
+
+def points_covered(embedder, points: list[str], text: str) -> list[bool]:
+    """Which points the answer states: a sentence of it close in meaning to the point, or most of the
+    point's content words used."""
+    if not points:
+        return []
+    vectors = np.array(embedder.embed(points + split_sentences(text)))
+    best = (vectors[: len(points)] @ vectors[len(points) :].T).max(axis=1)
+    used = _content_words(text)
+    return [
+        bool(b >= KEY_POINT_HIT or len(_content_words(p) & used) >= WORDS_HIT * len(_content_words(p)))
+        for p, b in zip(points, best, strict=True)
+    ]
+
+
 def grade_by_similarity(embedder, item: QuizItem, text: str) -> tuple[bool, str]:
     """Embedded model: the whole answer against the reference, each key point against the answer's
     closest sentence or by the share of its words the answer uses."""
-    sentences = [s for s in re.split(r"(?<=[.!?;,])\s+", text) if s.strip()] or [text]
-    vectors = np.array(embedder.embed([text, item.reference, *sentences, *item.key_points]))
-    similarity = float(vectors[0] @ vectors[1])
-    per_sentence = vectors[2 + len(sentences) :] @ vectors[2 : 2 + len(sentences)].T  # (points, sentences)
-    used = _content_words(text)
-    covered = [
-        kp
-        for kp, best in zip(item.key_points, per_sentence.max(axis=1), strict=True)
-        if best >= KEY_POINT_HIT or len(_content_words(kp) & used) >= WORDS_HIT * len(_content_words(kp))
-    ]
+    whole, reference = np.array(embedder.embed([text, item.reference]))
+    similarity = float(whole @ reference)
+    hit = points_covered(embedder, item.key_points, text)
+    covered = [kp for kp, h in zip(item.key_points, hit, strict=True) if h]
     needed = (len(item.key_points) + 1) // 2
     correct = similarity >= SIMILARITY_PASS and len(covered) >= needed
     missing = [kp for kp in item.key_points if kp not in covered]

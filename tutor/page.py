@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from tutor.chat import Tutor, build_tutor
-from tutor.quiz_turn import QuizSession
+from tutor.conversation import Conversation
 from tutor.runner import SessionRuns
 from tutor.settings import Settings
 from tutor.ui import (
@@ -57,7 +57,7 @@ def _chat_layout() -> dict:
     name = gr.Textbox(
         label="Name (keeps your quiz progress; no password)", max_lines=1, elem_id="learner", scale=1
     )
-    session = gr.State(None)  # the page session's QuizSession, made on its first turn
+    session = gr.State(None)  # the page session's Conversation, made on its first turn
     chat = gr.Chatbot(label="Tutor", height=560, elem_id="chat", buttons=["copy"])
     with gr.Row():
         box = gr.Textbox(
@@ -119,7 +119,7 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     who, panel = [name, browser], [page["mastery"], page["summary"]]
     show_progress = functools.partial(progress_view, tutor)
 
-    def turn(message, messages, learner, quiz: QuizSession | None, token, request: gr.Request):
+    def turn(message, messages, learner, quiz: Conversation | None, token, request: gr.Request):
         mine = runs.setdefault(request.session_hash or "", SessionRuns())
         mine.new_turn()
         yield from respond(tutor, message, messages, learner, quiz, mine, token)
@@ -133,7 +133,7 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
         if gone is not None:
             gone.cancel.set()
 
-    def option(messages, learner, quiz: QuizSession | None, token, evt: gr.SelectData):
+    def option(messages, learner, quiz: Conversation | None, token, evt: gr.SelectData):
         yield from choose_option(tutor, messages, learner, quiz, token, evt)
 
     for trigger in (box.submit, page["send"].click):

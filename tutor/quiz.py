@@ -40,6 +40,7 @@ SEEN_PENALTY = 0.15  # per earlier answer of the same item: prefer fresh items a
 TOPIC_MATCH = 0.35  # "quiz me on X": similarity at which X names a concept
 STOP_WORDS = {"quiz", "test", "ask", "question", "about", "the", "and", "some", "more", "please", "again"}
 LETTERS = "ABCDE"
+ONE_OFF = {"trace", "guide"}  # questions made for one moment (a run, a guided dialogue): no item rating
 TRUE_WORDS, FALSE_WORDS = {"true", "t", "yes", "y"}, {"false", "f", "no", "n"}
 
 
@@ -272,6 +273,13 @@ class QuizEngine:
         correct, why = self._grade(question, text)
         return self._record(learner_id, question, text, correct, why)
 
+    def record_guided(
+        self, name: str, token: str | None, item: QuizItem, text: str, correct: bool
+    ) -> Feedback:
+        """A guided dialogue's outcome feeds the same learner model as a quiz answer."""
+        learner_id = self.store.learner(name, token=token)
+        return self._record(learner_id, self.pose(learner_id, item, "guide"), text, correct, "")
+
     def _how_to_answer(self, question: Question) -> str:
         if question.choices:
             letters = ", ".join(LETTERS[: len(question.choices)])
@@ -319,7 +327,7 @@ class QuizEngine:
             return Update(
                 attempt,
                 ConceptState(p_after, ability, state.attempts + 1, state.correct + int(correct)),
-                None if question.kind == "trace" else (rating, answers + 1),  # trace items are one-offs
+                None if question.kind in ONE_OFF else (rating, answers + 1),
                 self._review(seen.card, question.kind, correct, p_after, now),
             )
 

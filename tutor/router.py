@@ -74,15 +74,24 @@ class Router:
             self._examples = (labels, np.array(self.embedder.embed(texts)))
         return self._examples
 
+    def scores(self, message: str) -> tuple[str | None, float, float]:
+        """The closest tool (by its example phrasings), its similarity, and the closest explanation
+        example's similarity."""
+        labels, vectors = self._index()
+        scores = vectors @ np.array(self.embedder.embed([message])[0])
+        best: dict[str, float] = {}
+        for label, score in zip(labels, scores.tolist(), strict=True):
+            best[label] = max(best.get(label, -1.0), score)
+        explain = best.pop("explain")
+        tool = max(best, key=best.get) if best else None
+        return tool, (best[tool] if tool else 0.0), explain
+
     def route(self, message: str) -> Route:
         if message.startswith("/"):
             return self._command(message)
-        labels, vectors = self._index()
-        scores = vectors @ np.array(self.embedder.embed([message])[0])
-        best = int(scores.argmax())
-        explain = max(score for score, label in zip(scores, labels, strict=True) if label == "explain")
-        if labels[best] != "explain" and scores[best] >= max(MIN_TOOL_SCORE, explain + MARGIN):
-            return Route("tool", demo_prompt(message), labels[best])
+        tool, score, explain = self.scores(message)
+        if tool and score >= max(MIN_TOOL_SCORE, explain + MARGIN):
+            return Route("tool", demo_prompt(message), tool)
         return Route("explain", message)
 
     def _command(self, message: str) -> Route:

@@ -15,6 +15,7 @@ from tools.markup import plain, unplain
 from tools.registry import Registry
 from tools.views import Part
 from tutor.chat import Tutor
+from tutor.conversation import Conversation
 from tutor.events import (
     Citation,
     Citations,
@@ -28,7 +29,6 @@ from tutor.events import (
 )
 from tutor.learner_store import LearnerError
 from tutor.quiz import LETTERS
-from tutor.quiz_turn import QuizSession
 from tutor.render import broken, safely, trace_parts
 from tutor.runner import SessionRuns
 
@@ -236,17 +236,17 @@ def respond(
     message: str,
     messages: list[dict],
     name: str = "",
-    session: QuizSession | None = None,
+    session: Conversation | None = None,
     runs: SessionRuns | None = None,
     token: str | None = None,
-) -> Iterator[tuple[str, list[dict], QuizSession]]:
+) -> Iterator[tuple[str, list[dict], Conversation]]:
     """Stream one turn into the chat: yields (new textbox value, chat messages, quiz session).
 
     The learner's words are shown as typed (never as HTML); tool runs appear as folded steps (Gradio
     message metadata), then the rendered trace and its JSON; quiz questions carry their choices as
     buttons. `token` is the browser's id: the page always has one, so it is never the terminal's None.
     """
-    session = session if session is not None else QuizSession()
+    session = session if session is not None else Conversation()
     session.learner, session.token = name or "", token or ""
     history = chat_history(messages)
     messages = list(messages or []) + [{"role": "user", "content": plain(message or " ")}]
@@ -261,12 +261,12 @@ def choose_option(
     tutor: Tutor,
     messages: list[dict],
     name: str,
-    session: QuizSession | None,
+    session: Conversation | None,
     token: str | None,
     evt: gr.SelectData,
-) -> Iterator[tuple[list[dict], QuizSession]]:
+) -> Iterator[tuple[list[dict], Conversation]]:
     """A click on a quiz choice: the answer to the question that choice belongs to."""
-    session = session if session is not None else QuizSession()
+    session = session if session is not None else Conversation()
     session.learner, session.token = name or "", token or ""
     question_id, _, letter = str(evt.value).partition(":")
     label = next(

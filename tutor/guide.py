@@ -1,0 +1,170 @@
+"""Guided (Socratic) mode and check questions: ask before telling, then answer the learner's reply.
+
+The tutor asks one of the concept's authored guiding questions. The learner's free-text reply is
+compared, by sentence embeddings (the offline MiniLM), with the question's expectations (the key points
+a good answer contains) and the concept's misconceptions. The feedback names what was right, corrects
+a misconception it recognises, and gives the authored hint for the first point still missing; after two
+hints (one for an answer's check question) it explains in full. The outcome is recorded in the same
+learner model as the quiz when the learner has a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.lessons import load_lessons
+from knowledge.quizbank import QuizItem
+from knowledge.teaching import Misconception, Teaching
+from tutor.conversation import Conversation, Guiding
+from tutor.events import Citations, Event, Notice, Options, TextDelta
+from tutor.grading import points_covered, split_sentences
+from tutor.learner_store import LearnerError
+from tutor.quiz import QuizEngine
+from tutor.teach import Teacher, plain_answer
+
+MISCONCEPTION_HIT = 0.6  # a sentence of the reply this close to a misconception states it...
+MISCONCEPTION_MARGIN = 0.05  # ...when it is also closer to the misconception than to its correction
+HINTS = {False: 2, True: 1}  # hints before the full explanation: guided mode, a check question
+SKIP = re.compile(r"^\s*(?:skip|pass|next|tell me|just tell me|show me the answer|give up)\W*$", re.I)
+
+
+@dataclass
+class Judgement:
+    covered: list[int]  # the expectations the reply states
+    misconception: Misconception | None
+
+
+class Guide:
+    def __init__(self, teacher: Teacher, engine: QuizEngine):
+        self.teacher, self.engine = teacher, engine
+        self.lessons = {c: lesson.id for lesson in reversed(load_lessons()) for c in lesson.concepts}
+
+    def ask(self, conv: Conversation, slug: str, check: bool = False) -> int:
+        """Pose the concept's next guiding question; its index."""
+        item = self.teacher.teaching[slug]
+        index = conv.next_question(slug, len(item.questions))
+        conv.guiding = Guiding(slug, index, check=check)
+        return index
+
+    def start(self, conv: Conversation, slug: str) -> Iterator[Event]:
+        """Guided mode on a concept: a question instead of an explanation."""
+        index = self.ask(conv, slug)
+        question = self.teacher.teaching[slug].questions[index].ask
+        conv.on_topic(slug, [], set())
+        yield TextDelta(
+            f"🧭 **Let's think it through: {self.teacher.title(slug)}**\n\n{question}\n\n"
+            "*Answer in your own words; a guess is fine. Type **skip** to get the explanation.*"
+        )
+
+    def judge(self, item: Teaching, guiding: Guiding, text: str) -> Judgement:
+        points = [e.point for e in item.questions[guiding.question].expectations]
+        covered = [i for i, hit in enumerate(points_covered(self.teacher.embedder, points, text)) if hit]
+        return Judgement(covered, self._misconception(item, text))
+
+    def _misconception(self, item: Teaching, text: str) -> Misconception | None:
+        said = split_sentences(text)
+        wrongs, rights = [m.wrong for m in item.misconceptions], [m.right for m in item.misconceptions]
+        vectors = np.array(self.teacher.embedder.embed(said + wrongs + rights))
+        s, w, r = (
+            vectors[: len(said)],
+            vectors[len(said) : len(said) + len(wrongs)],
+            vectors[len(said) + len(wrongs) :],
+        )
+        to_wrong, to_right = (w @ s.T).max(axis=1), (r @ s.T).max(axis=1)
+        best = int(to_wrong.argmax())
+        if to_wrong[best] >= MISCONCEPTION_HIT and to_wrong[best] >= to_right[best] + MISCONCEPTION_MARGIN:
+            return item.misconceptions[best]
+        return None
+
+    def reply(self, conv: Conversation, text: str) -> Iterator[Event]:
+        """The learner's answer to the open guiding question: feedback, a hint, or the explanation."""
+        guiding = conv.guiding
+        slug = guiding.concept
+        item = self.teacher.teaching[slug]
+        question = item.questions[guiding.question]
+        if SKIP.match(text):
+            conv.guiding = None
+            yield from self._explain(conv, item, slug, guiding, text, record=False)
+            return
+        judgement = self.judge(item, guiding, text)
+        fresh = [i for i in judgement.covered if i not in guiding.covered]
+        guiding.covered |= set(judgement.covered)
+        lines = []
+        if judgement.misconception is not None:
+            m = judgement.misconception
+            lines.append(f"⚠️ **A common mix-up:** *{m.wrong}* In fact: {m.right}")
+        lines += [f"✅ **Right:** {question.expectations[i].point}" for i in sorted(fresh)]
+        missing = [i for i in range(len(question.expectations)) if i not in guiding.covered]
+        if not missing and judgement.misconception is None:
+            conv.guiding = None
+            lines.append("🎉 **That's the heart of it.**")
+            yield TextDelta("\n\n".join(lines) + "\n\n")
+            yield from self._record(conv, item, slug, guiding, text, True)
+            yield Options(self.teacher.options(slug))
+            return
+        if guiding.hints < HINTS[guiding.check]:
+            target = question.expectations[missing[guiding.hints % len(missing)]] if missing else None
+            if not lines:
+                lines.append("Not quite yet, but let's build on it.")
+            if target is not None:
+                lines.append(f"💡 **Hint:** {target.hint}")
+            guiding.hints += 1
+            lines.append("*Try again in your own words, or type **skip** for the explanation.*")
+            yield TextDelta("\n\n".join(lines))
+            return
+        conv.guiding = None
+        yield TextDelta("\n\n".join(lines) + "\n\n" if lines else "")
+        yield from self._explain(conv, item, slug, guiding, text, record=True)
+
+    def _explain(self, conv, item: Teaching, slug: str, guiding: Guiding, text: str, record: bool):
+        question = item.questions[guiding.question]
+        points = "\n".join(f"- {e.point}" for e in question.expectations)
+        yield TextDelta(
+            f"**Here is the explanation.**\n\n{plain_answer(item.plain)}\n\n"
+            f"**A full answer says:**\n{points}\n\n"
+        )
+        yield Citations(self.teacher.cite(slug, ["plain"]))
+        if record:
+            yield from self._record(conv, item, slug, guiding, text, False)
+        yield Options(self.teacher.options(slug))
+
+    def _record(self, conv, item: Teaching, slug: str, guiding: Guiding, text: str, correct: bool):
+        """The outcome in the learner model (named learners only)."""
+        if not conv.learner.strip():
+            yield TextDelta("*Type your name at the top to have your answers count towards your progress.*")
+            return
+        question = item.questions[guiding.question]
+        quiz_item = QuizItem(
+            id=f"guide-{slug}-{guiding.question + 1}",
+            concept=slug,
+            difficulty=2,
+            type="short_answer",
+            question=question.ask,
+            explanation=item.plain,
+            lesson=self.lessons[slug],
+            reference=" ".join(e.point for e in question.expectations),
+            key_points=[e.point for e in question.expectations],
+        )
+        try:
+            fb = self.engine.record_guided(conv.learner, conv.token, quiz_item, text, correct)
+        except LearnerError as e:
+            yield Notice(str(e), "info")
+            return
+        yield TextDelta(
+            f"📈 Mastery of *{self.teacher.title(slug)}*: {fb.p_before:.0%} → {fb.p_after:.0%}"
+            + (" · 🎉 **mastered!**" if fb.mastered else "")
+        )
+
+
+def topic_of(teacher: Teacher, text: str) -> str | None:
+    """The concept a `/guide TOPIC` names, or None."""
+    words = text.casefold()
+    for slug, concept in teacher.concepts.items():
+        if words in (slug, concept.title.casefold(), slug.replace("-", " ")):
+            return slug
+    best, score = teacher.closest_concepts(text)[0]
+    return best if score >= 0.3 else None
