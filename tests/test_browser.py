@@ -63,14 +63,27 @@ def ask(page, text: str, until: str, timeout_s: float = 120) -> list[str]:
     raise AssertionError(f"no {until!r} in the reply after {timeout_s}s; last: {seen[-1:] or None}")
 
 
-def test_question_streams_an_answer_with_sources(page, output_dir):
+def test_an_answer_with_sources_then_simpler_example_deeper_by_clicking(page, output_dir):
     assert "embedded SmolLM2" in page.locator("#backend-info").inner_text()
-    seen = ask(page, "How does Stable Diffusion work?", until="Sources from the lessons")
-    assert len(seen) >= 3, "the answer should arrive in several pieces"
-    final = seen[-1]
-    assert "From the lesson" in final and "In short:" in final
+    final = ask(page, "How does Stable Diffusion work?", until="Sources from the lessons")[-1]
+    assert final.startswith("In plain words:") and "From the lesson" in final and "Check yourself:" in final
     assert "Stable Diffusion" in final.split("Sources from the lessons")[1]
     page.screenshot(path=str(output_dir / "chat-answer.png"), full_page=True)
+    for button, heading in (
+        ("Simpler", "Picture it like this"),
+        ("An example", "A worked example"),
+        ("Deeper", "Going deeper"),
+    ):
+        replies = page.locator("#chat .message-row.bot-row").count()
+        page.locator("#chat button.option", has_text=button).last.click()
+        page.wait_for_function(
+            "([n, h]) => document.querySelectorAll('#chat .message-row.bot-row').length > n && "
+            "document.querySelector('#chat').innerText.includes(h)",
+            arg=[replies, heading],
+        )
+        page.screenshot(path=str(output_dir / f"chat-{button.lower().replace(' ', '-')}.png"), full_page=True)
+    users = page.locator("#chat .message-row.user-row").all_inner_texts()
+    assert [u.strip() for u in users[-3:]] == ["Simpler", "An example", "Deeper"]  # the button, as said
 
 
 def test_empty_message_then_a_question_then_clear(page):

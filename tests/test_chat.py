@@ -14,19 +14,30 @@ def run(tutor, message, history=()):
     return events
 
 
-def test_answer_is_grounded_streamed_and_cited(tutor):
+def test_answer_is_composed_from_checked_content_and_cited(tutor):
+    from knowledge.teaching import load_teaching
+
     events = run(tutor, "How does Stable Diffusion work?")
     done = events[-1]
     deltas = [e for e in events if isinstance(e, TextDelta)]
-    assert len(deltas) > 3  # the model's words arrive in pieces
     assert done.answer == "".join(d.text for d in deltas)
-    cited = {c.lesson_id for c in done.citations}
-    assert any("stable-diffusion" in c.concepts for c in done.citations), cited
-    # The lesson passage leads the answer, quoted from the lesson the first citation names.
-    assert done.answer.startswith(f"**From the lesson *{done.citations[0].title}*")
-    top = tutor.store.search("How does Stable Diffusion work?", k=1)[0]
-    assert top.text.split("\n")[0][:60] in done.answer
-    assert "**In short:**" in done.answer and len(done.answer.split("**In short:**")[1].strip()) > 10
+    # Plain words first: the concept's authored plain layer, cited as such.
+    first = done.citations[0]
+    assert first.section == "In plain words" and first.lesson_id.startswith("teaching-")
+    slug = first.concepts[0]
+    assert slug in ("stable-diffusion", "latent-space", "diffusion-models")
+    assert done.answer.startswith("**In plain words:** " + load_teaching()[slug].plain)
+    # then the lesson section that answers the question, quoted and cited
+    lesson = done.citations[1]
+    assert (
+        not lesson.lesson_id.startswith("teaching-") and f"*{lesson.title}* — {lesson.section}" in done.answer
+    )
+    # then one check question from the concept's guiding questions, and no model prose at all
+    asked = [q.ask for q in load_teaching()[slug].questions]
+    assert any(f"**Check yourself:** {q}" in done.answer for q in asked)
+    assert "In short" not in done.answer
+    labels = [o.label for o in done.options]
+    assert labels[:4] == ["Simpler", "An example", "Deeper", "Quiz me on this"]
     assert [e for e in events if isinstance(e, Citations)][0].citations == done.citations
     assert 0 < done.timings["retrieval_ms"] <= done.timings["ttft_ms"] <= done.timings["total_ms"]
 
@@ -37,10 +48,11 @@ def test_guidance_question_cites_classifier_free_guidance(tutor):
     json.dumps(result)  # the CLI prints it as JSON
 
 
-def test_off_topic_question_is_answered_honestly(tutor):
+def test_off_topic_question_is_declined_honestly(tutor):
     done = run(tutor, "What is the best recipe for lasagne with spinach?")[-1]
-    assert done.citations == []
-    assert "could not find this in my lessons" in done.answer
+    assert done.citations == [] and done.tools == []
+    assert "outside what I can help with" in done.answer and "I teach how generative AI works" in done.answer
+    assert done.options  # and what to do instead
 
 
 def test_empty_whitespace_and_control_character_messages(tutor):

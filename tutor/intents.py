@@ -44,8 +44,14 @@ DEEPER = re.compile(
     re.I,
 )
 # words that leave a follow-up without a subject of its own: "why?", "and what does that mean in practice?"
-LEANING_WORDS = set(
-    ["why", "what", "how", "when", "which", "and", "but", "so", "about", "that", "this", "it", "its", "they", "them", "does", "do", "did", "is", "are", "was", "can", "could", "would", "will", "work", "works", "working", "exactly", "mean", "means", "meaning", "practice", "happens", "happen", "change", "changed", "if", "the", "a", "an", "in", "on", "of", "to", "ok", "okay", "different", "from", "really", "then", "there", "again", "more", "you", "me", "i", "please"]
+LEANING_WORDS = frozenset(
+    re.findall(
+        r"[\w'-]+",
+        "why what how when which and but so about that this it its they them does do did is are was can "
+        "could would will work works working exactly mean means meaning practice happens happen change "
+        "changed if the a an in on of to ok okay different from really then there again more you me i "
+        "please ",
+    )
 )
 ABOUT_RUN = re.compile(
     r"\b(?:(?:my|the|this|that|last) (?:run|demo|trace|result)|in my run|step \d+|layer \d+|"

@@ -57,7 +57,7 @@ def _chat_layout() -> dict:
     name = gr.Textbox(
         label="Name (keeps your quiz progress; no password)", max_lines=1, elem_id="learner", scale=1
     )
-    session = gr.State(None)  # the page session's Conversation, made on its first turn
+    session = gr.State(None)  # the page session's Conversation (dialogue and quiz), made on its first turn
     chat = gr.Chatbot(label="Tutor", height=560, elem_id="chat", buttons=["copy"])
     with gr.Row():
         box = gr.Textbox(
@@ -69,8 +69,15 @@ def _chat_layout() -> dict:
         )
         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
         stop = gr.Button("Stop training", variant="stop", scale=1, elem_id="stop")
+    with gr.Row():
+        guided = gr.Checkbox(
+            label="Guide me: ask me a question before explaining",
+            value=False,
+            elem_id="guide-me",
+            scale=3,
+        )
+        clear = gr.Button("Clear chat", elem_id="clear", scale=1)
     gr.Examples(EXAMPLES, inputs=box, label="Try asking")
-    clear = gr.Button("Clear chat", elem_id="clear")
     return {
         "name": name,
         "session": session,
@@ -79,6 +86,7 @@ def _chat_layout() -> dict:
         "send": send,
         "stop": stop,
         "clear": clear,
+        "guided": guided,
     }
 
 
@@ -119,10 +127,18 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     who, panel = [name, browser], [page["mastery"], page["summary"]]
     show_progress = functools.partial(progress_view, tutor)
 
-    def turn(message, messages, learner, quiz: Conversation | None, token, request: gr.Request):
-        mine = runs.setdefault(request.session_hash or "", SessionRuns())
-        mine.new_turn()
-        yield from respond(tutor, message, messages, learner, quiz, mine, token)
+    def mine(
+        request: gr.Request, guided: bool, conv: Conversation | None
+    ) -> tuple[SessionRuns, Conversation]:
+        session_runs = runs.setdefault(request.session_hash or "", SessionRuns())
+        session_runs.new_turn()
+        conv = conv if conv is not None else Conversation()
+        conv.guide_mode = bool(guided)
+        return session_runs, conv
+
+    def turn(message, messages, learner, conv: Conversation | None, token, guided, request: gr.Request):
+        session_runs, conv = mine(request, guided, conv)
+        yield from respond(tutor, message, messages, learner, conv, session_runs, token)
 
     def stop_training(request: gr.Request) -> None:
         if request.session_hash in runs:
@@ -133,14 +149,18 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
         if gone is not None:
             gone.cancel.set()
 
-    def option(messages, learner, quiz: Conversation | None, token, evt: gr.SelectData):
-        yield from choose_option(tutor, messages, learner, quiz, token, evt)
+    def option(
+        messages, learner, conv: Conversation | None, token, guided, evt: gr.SelectData, request: gr.Request
+    ):
+        session_runs, conv = mine(request, guided, conv)
+        yield from choose_option(tutor, messages, learner, conv, token, evt, session_runs)
 
+    guided = page["guided"]
     for trigger in (box.submit, page["send"].click):
-        trigger(turn, [box, chat, name, session, browser], [box, chat, session], api_name=False).then(
+        trigger(turn, [box, chat, name, session, browser, guided], [box, chat, session], api_name=False).then(
             show_progress, who, panel, api_name=False
         )
-    chat.option_select(option, [chat, name, session, browser], [chat, session], api_name=False).then(
+    chat.option_select(option, [chat, name, session, browser, guided], [chat, session], api_name=False).then(
         show_progress, who, panel, api_name=False
     )
     page["clear"].click(lambda: ("", []), None, [box, chat], api_name=False)

@@ -16,16 +16,7 @@ from tools.markup import plain
 from tools.trace import Fact
 from tutor.events import TraceCitation
 
-ABOUT_RUN = re.compile(
-    r"\b(?:(?:my|the|this|that|last) (?:run|demo|trace|result)|in my run|step \d+|layer \d+|"
-    r"why did (?:it|the model)|(?:that|this) (?:word|token|picture|image|loss))\b",
-    re.I,
-)
 SHOWN = 3
-
-
-def is_about_run(message: str) -> bool:
-    return bool(ABOUT_RUN.search(message))
 
 
 def closest(embedder, facts: list[Fact], question: str, k: int = SHOWN) -> list[Fact]:

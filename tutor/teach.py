@@ -9,6 +9,7 @@ the current topic. No model writes here: every sentence is authored and checked.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ from knowledge.store import Hit
 from knowledge.teaching import LAYERS, Teaching, load_teaching, teaching_id
 from tutor.events import Citation, Option
 
+LESSON_WEIGHT = 0.9  # a lesson section teaches several concepts; a teaching layer only its own
 EXCERPT_CHARS = 450  # the lesson passage under the plain answer
 # what each follow-up shows: the layers, with the heading each is introduced by
 FOLLOW_UPS = {
@@ -79,10 +81,24 @@ class Teacher:
         return [(s, v) for s, v in ranked if among is None or s in among]
 
     def concept_for(self, question: str, hits: list[Hit]) -> str:
-        """The concept a question is about: among the concepts of the best matching sections, the one
-        whose description is closest to the question."""
-        among = [c for h in hits[:3] for c in h.concepts]
-        return self.closest_concepts(question, among or None)[0][0]
+        """The concept a question is about, among the concepts of the best matching sections: how well
+        its sections matched (a lesson's shared among its concepts), how close its description is, and
+        how much of its name the question uses ("Stable Diffusion" over "Diffusion models")."""
+        matched: dict[str, float] = {}
+        for h in hits[:3]:
+            for c in h.concepts:
+                weight = 1.0 if h.lesson_id == teaching_id(c) else LESSON_WEIGHT
+                matched[c] = max(matched.get(c, 0.0), weight * h.score)
+        if not matched:
+            return self.closest_concepts(question)[0][0]
+        described = dict(self.closest_concepts(question, list(matched)))
+        said = stems(question)
+
+        def score(slug: str) -> float:
+            named = stems(self.title(slug))
+            return matched[slug] + 0.5 * described[slug] + 0.3 * len(named & said) / max(len(named), 1)
+
+        return max(matched, key=score)
 
     def cite(self, slug: str, layers: list[str]) -> list[Citation]:
         return [Citation(teaching_id(slug), self.title(slug), LAYERS[name], [slug]) for name in layers]
@@ -139,6 +155,11 @@ class Teacher:
             parts.append(f"Try it yourself: `{item.demo}` (or click **Show me (demo)**).")
         citations = self.cite(slug, layers + (["plain"] if kind == "simpler" else []))
         return Answer("\n\n".join(parts), slug, citations, self.options(slug, without=kind), set(layers))
+
+
+def stems(text: str) -> set[str]:
+    """Words of three letters or more, cut to five, so that "token" meets "Tokenization"."""
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) >= 3} - {"and", "the", "how"}
 
 
 def lead(layer: str, text: str) -> str:

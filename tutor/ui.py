@@ -20,6 +20,7 @@ from tutor.events import (
     Citation,
     Citations,
     Notice,
+    Options,
     QuizAsk,
     QuizResult,
     TextDelta,
@@ -41,6 +42,7 @@ EXAMPLES = [
     "What do the generator and discriminator do in a GAN?",
     "quiz me",
 ]
+SAY = "say:"  # an option's value that is sent as the learner's next message (not a quiz choice)
 NOTICE_ICON = {"info": "ℹ️", "warning": "⚠️", "error": "⛔"}
 
 
@@ -150,6 +152,8 @@ class _Fold:
             self.reply["content"] += event.feedback.text + (f"\n\n{event.score}" if event.score else "")
         elif isinstance(event, QuizAsk):
             self.messages.append(quiz_message(event))
+        elif isinstance(event, Options):
+            self.reply["options"] = [{"value": SAY + o.say, "label": o.label} for o in event.options]
         elif isinstance(event, ToolStart):
             self.start(event)
         elif isinstance(event, ToolProgress) and event.row is not None:
@@ -239,17 +243,19 @@ def respond(
     session: Conversation | None = None,
     runs: SessionRuns | None = None,
     token: str | None = None,
+    shown: str | None = None,
 ) -> Iterator[tuple[str, list[dict], Conversation]]:
     """Stream one turn into the chat: yields (new textbox value, chat messages, quiz session).
 
     The learner's words are shown as typed (never as HTML); tool runs appear as folded steps (Gradio
     message metadata), then the rendered trace and its JSON; quiz questions carry their choices as
     buttons. `token` is the browser's id: the page always has one, so it is never the terminal's None.
+    `shown`: what the learner's bubble shows when it is not the message (a clicked option's label).
     """
     session = session if session is not None else Conversation()
     session.learner, session.token = name or "", token or ""
     history = chat_history(messages)
-    messages = list(messages or []) + [{"role": "user", "content": plain(message or " ")}]
+    messages = list(messages or []) + [{"role": "user", "content": plain(shown or message or " ")}]
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
     yield "", messages, session
@@ -264,15 +270,23 @@ def choose_option(
     session: Conversation | None,
     token: str | None,
     evt: gr.SelectData,
+    runs: SessionRuns | None = None,
 ) -> Iterator[tuple[list[dict], Conversation]]:
-    """A click on a quiz choice: the answer to the question that choice belongs to."""
+    """A click on an option: a next step (sent as the learner's message, the button's label shown), or
+    a quiz choice (the answer to the question that choice belongs to)."""
+    value = str(evt.value)
+    label = next(
+        (o.get("label") for m in messages for o in m.get("options") or [] if o.get("value") == value), None
+    )
+    if value.startswith(SAY):
+        said = respond(tutor, value[len(SAY) :], messages, name, session, runs, token, label)
+        for _, shown, conv in said:
+            yield shown, conv
+        return
     session = session if session is not None else Conversation()
     session.learner, session.token = name or "", token or ""
-    question_id, _, letter = str(evt.value).partition(":")
-    label = next(
-        (o.get("label") for m in messages for o in m.get("options") or [] if o.get("value") == evt.value),
-        letter,
-    )
+    question_id, _, letter = value.partition(":")
+    label = label or letter
     messages = list(messages or []) + [{"role": "user", "content": plain(label)}]
     reply = {"role": "assistant", "content": ""}
     messages.append(reply)
