@@ -22,9 +22,15 @@ WORDS_HIT = 0.6  # ... or the share of the key point's content words that the an
 FILLER = {"the", "of", "to", "and", "or", "in", "on", "for", "is", "are", "be", "it", "its", "that", "this"}
 
 
-def _content_words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
     """Words that carry meaning, cut to five letters so that 'predicts' meets 'prediction'."""
     return {w[:5] for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2 and w not in FILLER}
+
+
+def uses_words(point: str, used: set[str]) -> bool:
+    """Whether an answer whose content words are `used` says most of the point's content words."""
+    words = content_words(point)
+    return len(words & used) >= WORDS_HIT * len(words)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -38,11 +44,8 @@ def points_covered(embedder, points: list[str], text: str) -> list[bool]:
         return []
     vectors = np.array(embedder.embed(points + split_sentences(text)))
     best = (vectors[: len(points)] @ vectors[len(points) :].T).max(axis=1)
-    used = _content_words(text)
-    return [
-        bool(b >= KEY_POINT_HIT or len(_content_words(p) & used) >= WORDS_HIT * len(_content_words(p)))
-        for p, b in zip(points, best, strict=True)
-    ]
+    used = content_words(text)
+    return [bool(b >= KEY_POINT_HIT or uses_words(p, used)) for p, b in zip(points, best, strict=True)]
 
 
 def grade_by_similarity(embedder, item: QuizItem, text: str) -> tuple[bool, str]:

@@ -21,11 +21,14 @@ from knowledge.quizbank import QuizItem
 from knowledge.teaching import Misconception, Teaching
 from tutor.conversation import Conversation, Guiding
 from tutor.events import Citations, Event, Notice, Options, TextDelta
-from tutor.grading import points_covered, split_sentences
+from tutor.grading import content_words, split_sentences, uses_words
 from tutor.learner_store import LearnerError
 from tutor.quiz import QuizEngine
 from tutor.teach import Teacher, plain_answer
 
+# A spoken-style reply is short and the authored point is a full sentence, so a point counts as said at
+# a lower similarity than a quiz's key point (0.55); measured on tests/test_guide.py's scripted learners.
+POINT_HIT = 0.42
 MISCONCEPTION_HIT = 0.6  # a sentence of the reply this close to a misconception states it...
 MISCONCEPTION_MARGIN = 0.05  # ...when it is also closer to the misconception than to its correction
 HINTS = {False: 2, True: 1}  # hints before the full explanation: guided mode, a check question
@@ -61,24 +64,32 @@ class Guide:
         )
 
     def judge(self, item: Teaching, guiding: Guiding, text: str) -> Judgement:
-        points = [e.point for e in item.questions[guiding.question].expectations]
-        covered = [i for i, hit in enumerate(points_covered(self.teacher.embedder, points, text)) if hit]
-        return Judgement(covered, self._misconception(item, text))
-
-    def _misconception(self, item: Teaching, text: str) -> Misconception | None:
+        """Which expectations the reply states and which misconception, if any. A sentence states a
+        point when it is close to it and closer to it than to the question (restating the question
+        is not an answer), or the reply uses most of its words; a reply that states a misconception
+        earns no point."""
+        question = item.questions[guiding.question]
+        points = [e.point for e in question.expectations]
         said = split_sentences(text)
+        said += [text] if len(said) > 1 else []
         wrongs, rights = [m.wrong for m in item.misconceptions], [m.right for m in item.misconceptions]
-        vectors = np.array(self.teacher.embedder.embed(said + wrongs + rights))
-        s, w, r = (
-            vectors[: len(said)],
-            vectors[len(said) : len(said) + len(wrongs)],
-            vectors[len(said) + len(wrongs) :],
+        v = np.array(self.teacher.embedder.embed([question.ask, *points, *wrongs, *rights, *said]))
+        n, m = len(points), len(wrongs)
+        asked, p, w, r, s = (
+            v[0],
+            v[1 : 1 + n],
+            v[1 + n : 1 + n + m],
+            v[1 + n + m : 1 + n + 2 * m],
+            v[-len(said) :],
         )
         to_wrong, to_right = (w @ s.T).max(axis=1), (r @ s.T).max(axis=1)
         best = int(to_wrong.argmax())
         if to_wrong[best] >= MISCONCEPTION_HIT and to_wrong[best] >= to_right[best] + MISCONCEPTION_MARGIN:
-            return item.misconceptions[best]
-        return None
+            return Judgement([], item.misconceptions[best])
+        close = ((p @ s.T) >= POINT_HIT) & ((p @ s.T) > (s @ asked))  # (points, sentences)
+        used = content_words(text)
+        covered = [i for i, point in enumerate(points) if close[i].any() or uses_words(point, used)]
+        return Judgement(covered, None)
 
     def reply(self, conv: Conversation, text: str) -> Iterator[Event]:
         """The learner's answer to the open guiding question: feedback, a hint, or the explanation."""

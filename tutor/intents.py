@@ -94,6 +94,7 @@ OFFTOPIC_EXAMPLES = [
 ]
 ON_TOPIC = 0.45  # a lesson section this close to the message makes it a question for the lessons
 OFFTOPIC_MARGIN = 0.05  # ...otherwise everyday topics closer than the lessons by this margin decline it
+OFFER_DEMO = 0.3  # ...this close: ask first ("Shall I run ...?"); less: not a demo request
 STRONG_DEMO = 0.5  # a tool's example phrasing this close, with a request to make or run something: run it
 
 
@@ -129,7 +130,7 @@ class Understanding:
                     return Intent("more", kind)
         tool, tool_score, explain_score = self.router.scores(message)
         asks_to_do = DEMO_CUE.search(message) and (not QUESTION.match(message) or REQUEST.search(message))
-        if tool and tool_score > explain_score and asks_to_do:
+        if tool and tool_score >= OFFER_DEMO and tool_score > explain_score and asks_to_do:
             kind = "demo" if tool_score >= STRONG_DEMO else "offer"
             return Intent(kind, tool, demo_prompt(message))
         return self._question(message, topic)

@@ -48,6 +48,9 @@ def demo_prompt(message: str) -> str:
     quoted = re.search(r"[\"“']([^\"”']{2,})[\"”']", message)
     if quoted:
         return quoted.group(1)
+    after = re.search(r":\s*(\S.*)$", message)
+    if after:
+        return after.group(1).strip()
     asked = re.search(r"\b(?:writes?|writing|generates?|generating|composes?)\s+(.+)", message, re.I)
     if asked:
         return "Write " + re.split(r"\s+and\s+(?:show|explain)", asked.group(1))[0].rstrip(" ?.!") + "."
