@@ -48,8 +48,9 @@ class PageClient:
         return "\n".join(lines)
 
     def say(self, name: str, message: str) -> str:
-        """A chat message, exactly as the page sends it: text box, chat, name, state, browser id."""
-        return self.call("message", "submit", [message, [], name, None, self.token])
+        """A chat message, exactly as the page sends it: text box, chat, name, state, browser id, and
+        the *Guide me* switch (off)."""
+        return self.call("message", "submit", [message, [], name, None, self.token, False])
 
     def progress(self, name: str, token: str | None = "mine") -> str:
         return self.call("learner", "submit", [name, self.token if token == "mine" else token])

@@ -195,3 +195,16 @@ def test_learner_text_is_shown_as_text(page, output_dir):
     assert text.count(HOSTILE) >= 3  # the bubble, the demo request, the trace's prompt
     assert "Running" not in text and not dialogs
     page.screenshot(path=str(output_dir / "learner-text.png"), full_page=True)
+
+
+def test_a_guided_exchange_with_the_guide_me_switch(page, output_dir):
+    page.get_by_label("Guide me: ask me a question before explaining").check()
+    ask(page, "How does a language model pick the next word?", until="Let's think it through")
+    assert "In plain words" not in last_reply(page)  # it asks before it tells
+    reply = ask(page, "I have no idea", until="Hint:")[-1]
+    assert "Try again in your own words" in reply
+    page.screenshot(path=str(output_dir / "guided-hint.png"), full_page=True)
+    ask(page, "skip", until="Here is the explanation.")
+    text = page.locator("#chat").inner_text()
+    assert "A full answer says:" in text and "Sources from the lessons" in text
+    page.screenshot(path=str(output_dir / "guided-explained.png"), full_page=True)

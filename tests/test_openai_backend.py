@@ -32,6 +32,8 @@ def test_answers_from_numbered_passages_and_cites(settings, store):
     system = sent["messages"][0]["content"]
     assert "[1]" in system and result["citations"][0]["title"] in system
     assert sent["messages"][-1] == {"role": "user", "content": "What does the guidance scale do?"}
+    assert "check" in system and "plain words" in system  # answer first, then a check question
+    assert [o["label"] for o in result["options"]][:3] == ["Simpler", "An example", "Deeper"]
 
 
 def test_history_is_sent_to_the_model(settings, store):

@@ -82,7 +82,7 @@ def test_another_client_cannot_read_answer_export_or_reset_a_learners_progress(s
         ada.say("Ada", "quiz me")
         question = engine.store.pending(engine.store.learner("Ada", False, ada.token))["id"]
         for token in (eve.token, None):
-            data = [[], "Ada", None, token]
+            data = [[], "Ada", None, token, False]
             event = {"index": 0, "value": f"{question}:A", "selected": True}
             done = completed(eve.call("chat", "option_select", data, event_data=event))
             assert done["success"] and re.search(r"no progress|no learner id", json.dumps(done))

@@ -59,5 +59,6 @@ def test_a_missing_concept_is_refused(tmp_path):
 def test_layers_are_ingested_and_found_like_lesson_sections(store):
     analogy = load_teaching()["sampling"].analogy
     hits = store.search(analogy, k=3)  # the layer's own text finds the layer, cited as a section
-    assert (hits[0].lesson_id, hits[0].section, hits[0].text) == (teaching_id("sampling"), "An analogy", analogy)
+    top = hits[0]
+    assert (top.lesson_id, top.section, top.text) == (teaching_id("sampling"), "An analogy", analogy)
     assert hits[0].concepts == ["sampling"] and hits[0].title == load_concepts()["sampling"].title

@@ -190,9 +190,6 @@ def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 
     tutor = build_tutor(settings)
     print("genai-tutor: syncing lessons…", tutor.store.ingest(), flush=True)
     tutor.store.embedder.warm()
-    warm = getattr(tutor.chat_model, "warm", None)
-    if warm:  # load the embedded model now, not on the first question
-        warm()
     build_app(settings, tutor).queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, **launch_options(settings)
     )

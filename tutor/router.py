@@ -18,6 +18,8 @@ COMMANDS = {
     "/explain": "/explain QUESTION: answer from the lessons, with sources",
     "/demo": "/demo TOOL PROMPT: run a live demo and show its measured pipeline trace (tools below)",
     "/quiz": "/quiz [TOPIC | run | stop]: an adaptive quiz (also: *quiz me*, *quiz me on diffusion*)",
+    "/guide": "/guide TOPIC: I ask, you answer, I guide (/guide on | off: always ask before explaining)",
+    "/more": "/more simpler | example | deeper: the current topic again, another way",
     "/help": "/help: this list",
 }
 EXPLAIN_EXAMPLES = [

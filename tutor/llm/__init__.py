@@ -26,7 +26,7 @@ class Backend:
 
 
 def make_backend(settings: Settings) -> Backend:
-    """The backend the settings name. The local model loads its weights lazily, on first use."""
+    """The backend the settings name. The local model starts (loads its weights) on first use."""
     if settings.llm == "openai":
         from langchain_openai import ChatOpenAI
 
@@ -43,7 +43,5 @@ def make_backend(settings: Settings) -> Backend:
         return Backend(model, True, where, f"OpenAI-compatible: {settings.openai_model} at {where}")
     from tutor.llm.local import LocalChatModel
 
-    model = LocalChatModel(
-        home=str(settings.home), device=settings.torch_device(), max_new_tokens=settings.max_new_tokens
-    )
-    return Backend(model, False, "the embedded model", f"embedded {MODEL_NAME} (offline)")
+    model = LocalChatModel(max_new_tokens=settings.max_new_tokens)
+    return Backend(model, False, "the embedded model", f"embedded {MODEL_NAME} (offline, llama.cpp)")

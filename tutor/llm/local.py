@@ -1,29 +1,36 @@
-"""The embedded chat model: SmolLM2-135M-Instruct, offline, as a streaming LangChain chat model
-(its weights: tools/embedded_model.py)."""
+"""The embedded chat model: SmolLM2-135M-Instruct, offline, as a streaming LangChain chat model.
+
+It runs on llama.cpp through `xllamacpp` (a prebuilt wheel), which loads the shipped GGUF directly
+and serves an OpenAI-compatible API on 127.0.0.1: the embedded model then speaks through the same
+client code as any OpenAI-compatible backend (LangChain's ChatOpenAI). The server starts on first use
+and lives as long as the process. `load_local_lm` (transformers, bfloat16) stays for the benchmark
+that compares the two runtimes and for the converted weights the text-generation demo uses.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from tools.embedded_model import cached_model_dir
+from tools.embedded_model import gguf_file
 
-# bfloat16 runs ~1.3x faster than float32 on this CPU; CUDA uses float16.
-CPU_DTYPE = torch.bfloat16
+CPU_DTYPE = torch.bfloat16  # transformers on this CPU: ~1.3x faster than float32
+CONTEXT = 2048  # tokens per request: the prompts are short passages
+SLOTS = 2  # requests the server decodes at once; more wait in its queue
 
 
 @dataclass
 class LocalLM:
-    """A loaded causal LM with its tokenizer; `lock` serialises generation (one CPU, one model)."""
+    """A causal LM loaded by transformers, with its tokenizer (the benchmark's reference runtime)."""
 
     model: Any
     tokenizer: Any
@@ -43,28 +50,51 @@ def load_local_lm(model_dir: str, device: str = "cpu") -> LocalLM:
     return LocalLM(model, tokenizer, device)
 
 
-ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+@functools.lru_cache(maxsize=1)
+def llama_server(path: str, threads: int) -> Any:
+    """The GGUF on a llama.cpp server bound to 127.0.0.1 (a free port), once per process."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = path
+    params.n_parallel = SLOTS
+    params.n_ctx = CONTEXT * SLOTS
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.verbosity = 0  # errors only
+    return xllamacpp.Server(params)
 
 
 class LocalChatModel(BaseChatModel):
-    """SmolLM2 behind LangChain's chat-model interface, streaming tokens as they are generated."""
+    """SmolLM2 on llama.cpp behind LangChain's chat-model interface, streaming as it decodes."""
 
-    home: str  # GENAI_TUTOR_HOME: the converted weights are cached there on first use
-    device: str = "cpu"
     max_new_tokens: int = 120
     temperature: float = 0.0  # 0: greedy, so the same question gives the same answer
+    threads: int = min(4, os.cpu_count() or 1)
 
     @property
     def _llm_type(self) -> str:
-        return "smollm2-local"
+        return "smollm2-llamacpp"
 
-    @property
-    def model_dir(self) -> str:
-        return str(cached_model_dir(Path(self.home)))
+    def client(self) -> BaseChatModel:
+        """LangChain's OpenAI client pointed at the local server (started on first use)."""
+        from langchain_openai import ChatOpenAI
+
+        server = llama_server(str(gguf_file()), self.threads)
+        return ChatOpenAI(
+            model="smollm2-135m-instruct",
+            base_url=server.listening_address + "/v1",
+            api_key="local",  # the local server checks no key; the client wants one
+            temperature=self.temperature,
+            max_completion_tokens=self.max_new_tokens,
+            max_retries=0,
+            timeout=60,
+            streaming=True,
+        )
 
     def warm(self) -> None:
-        """Load the weights now (start-up) instead of on the first question."""
-        load_local_lm(self.model_dir, self.device)
+        """Start the server (load the weights) now instead of on the first question."""
+        self.client()
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
@@ -73,45 +103,9 @@ class LocalChatModel(BaseChatModel):
     def _stream(
         self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs
     ) -> Iterator[ChatGenerationChunk]:
-        from transformers import TextIteratorStreamer
-
-        lm = load_local_lm(self.model_dir, self.device)
-        chat = [{"role": ROLES.get(m.type, "user"), "content": m.text} for m in messages]
-        inputs = lm.tokenizer.apply_chat_template(
-            chat, add_generation_prompt=True, return_dict=True, return_tensors="pt"
-        ).to(lm.device)
-        streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        options = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {}
-        if stop:  # LangChain's stop sequences, e.g. "\n\n" to end at the first paragraph
-            options.update(stop_strings=list(stop), tokenizer=lm.tokenizer)
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                with lm.lock, torch.inference_mode():
-                    lm.model.generate(
-                        **inputs,
-                        max_new_tokens=self.max_new_tokens,
-                        do_sample=False,
-                        top_p=None,
-                        top_k=None,
-                        temperature=None,
-                        streamer=streamer,
-                        pad_token_id=lm.tokenizer.eos_token_id,
-                        **options,
-                    )
-            except BaseException as e:  # surfaced to the caller after the stream ends
-                failure.append(e)
-                streamer.end()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        for text in streamer:
-            if text:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+        for chunk in self.client().stream(messages, stop=stop):
+            if chunk.text:
+                out = ChatGenerationChunk(message=chunk)
                 if run_manager:
-                    run_manager.on_llm_new_token(text, chunk=chunk)
-                yield chunk
-        thread.join()
-        if failure:
-            raise failure[0]
+                    run_manager.on_llm_new_token(chunk.text, chunk=out)
+                yield out
