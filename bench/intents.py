@@ -60,7 +60,13 @@ def evaluate(understanding) -> dict:
         for label in GROUPS
     }
     launched = [text for text, label, kind, _, _ in rows if kind == "demo" and label != "demo"]
-    return {"classes": report, "wrong": [r for r in rows if not r[4]], "launched_by_accident": launched}
+    offered = [text for text, label, kind, _, _ in rows if kind == "offer" and label == "demo"]
+    return {
+        "classes": report,
+        "wrong": [r for r in rows if not r[4]],
+        "launched_by_accident": launched,
+        "demo_requests_asked_first": offered,
+    }
 
 
 def main() -> None:
@@ -86,6 +92,7 @@ def main() -> None:
         precision = "-" if r["precision"] is None else f"{r['precision']:.2f}"
         print(f"{label:<10} {precision:>9} {r['recall']:>7.2f} {r['n']:>4}")
     print("non-demo phrasings that launched a demo:", len(result["launched_by_accident"]))
+    print("demo requests asked about first (Shall I run ...?):", len(result["demo_requests_asked_first"]))
     if args.wrong:
         for text, label, kind, detail, _ in result["wrong"]:
             print(f"  [{label} -> {kind} {detail}] {text}")

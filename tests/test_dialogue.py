@@ -110,6 +110,41 @@ def test_questions_about_a_run_cite_the_layer_and_the_concept_behind_it(tutor):
     assert any(c["kind"] == "lesson" and c["section"] == "In plain words" for c in result["citations"])
 
 
+TEN_TURNS = [
+    "hi",
+    "What is a token?",
+    "can you explain that more simply?",
+    "give me an example",
+    "/demo text The capital of France is",
+    "why did it pick that first word?",
+    "what about top-p?",
+    "thanks, makes sense",
+    "what's the weather in Paris?",
+    "quiz me",
+]
+
+
+def test_a_ten_turn_conversation_through_the_chat_command(tutor, capsys, monkeypatch):
+    """The issue's finish line: ten turns on the embedded defaults, through `genai-tutor chat --json`."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(TEN_TURNS) + "\n"))
+    assert cli_main(["chat", "--json", "--learner", "Ten Turns"]) == 0
+    turns = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert len(turns) == 10
+    assert all(set(t) >= {"answer", "citations", "tools", "timings", "options"} for t in turns)
+    hello, token, simpler, example, demo, why, top_p, thanks, weather, quiz = turns
+    assert hello["options"] and hello["citations"] == []
+    assert "tokenization" in concepts_cited(token) and "In plain words" in sections(token)
+    assert "An analogy" in sections(simpler) and concepts_cited(simpler) == {"tokenization"}
+    assert "A worked example" in sections(example) and concepts_cited(example) == {"tokenization"}
+    assert [t["name"] for t in demo["tools"]] == ["text_generation"] and demo["tools"][0]["ok"]
+    assert {c["kind"] for c in why["citations"]} == {"trace", "lesson"}  # the run's numbers, the idea
+    assert "sampling" in concepts_cited(top_p)
+    assert thanks["citations"] == [] and thanks["tools"] == []
+    assert weather["citations"] == [] and weather["tools"] == [] and "outside" in weather["answer"]
+    assert "difficulty" in quiz["answer"] and quiz["tools"] == []  # a quiz question, in the terminal too
+    assert sum(bool(t["tools"]) for t in turns) == 1  # only the command ran a demo
+
+
 def test_chat_command_holds_one_conversation(tutor, capsys, monkeypatch):
     lines = "What is a token?\ncan you explain that more simply?\nthanks!\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))

@@ -22,8 +22,19 @@ from tools.registry import Registry
 from tutor import dialogue, run_facts
 from tutor.agent import agent_stream
 from tutor.conversation import Conversation
-from tutor.events import Citation, Citations, Event, Notice, Options, TextDelta, ToolEnd, TurnDone
-from tutor.guide import Guide, topic_of
+from tutor.events import (
+    Citation,
+    Citations,
+    Event,
+    Notice,
+    Options,
+    QuizAsk,
+    QuizResult,
+    TextDelta,
+    ToolEnd,
+    TurnDone,
+)
+from tutor.guide import Guide
 from tutor.intents import Intent, Understanding
 from tutor.llm import Backend, make_backend
 from tutor.llm.errors import explain_llm_error
@@ -107,8 +118,11 @@ class Tutor:
         conv = session if session is not None else Conversation()
         message = clean_message(message)
         if conv.open_id and (not message or self.quiz.expects_answer(conv, message)):
-            yield from self.quiz.answer(conv, message[: self.settings.max_message_chars])
-            yield TurnDone(answer="", timings={"total_ms": _ms(start)})
+            said = []
+            for event in self.quiz.answer(conv, message[: self.settings.max_message_chars]):
+                said.append(_quiz_text(event))
+                yield event
+            yield TurnDone(answer="\n\n".join(t for t in said if t), timings={"total_ms": _ms(start)})
             return
         problem = self.validate(message)
         if problem:
@@ -134,6 +148,8 @@ class Tutor:
                 citations = event.citations
             elif isinstance(event, Options):
                 options = event.options
+            elif isinstance(event, QuizAsk | QuizResult):
+                answer.append(_quiz_text(event))
             yield event
         timings["total_ms"] = _ms(start)
         conv.remember("assistant", "".join(answer))
@@ -154,7 +170,7 @@ class Tutor:
             return
         command, _, rest = message.partition(" ")
         if command in ("/guide", "/more"):
-            yield from (self._guide_command if command == "/guide" else self._more)(conv, rest.strip())
+            yield from (self.guide.command if command == "/guide" else self._more)(conv, rest.strip())
             return
         if conv.guiding is not None and dialogue.is_answer(message):
             yield from self.guide.reply(conv, message)
@@ -184,7 +200,7 @@ class Tutor:
             yield from self._more(conv, intent.detail)
             return
         elif kind == "run":
-            yield from self._about_run(conv, message)
+            yield from run_facts.about_run(self, conv, message)
             return
         elif kind == "demo":
             yield from self._demo(intent.detail, {"prompt": intent.text}, runs)
@@ -245,39 +261,6 @@ class Tutor:
         yield TextDelta(answer.text)
         yield Citations(answer.citations)
         yield Options(answer.options)
-
-    def _guide_command(self, conv: Conversation, topic: str) -> Iterator[Event]:
-        """`/guide TOPIC` asks about the topic; `/guide on` and `/guide off` switch guided mode."""
-        if topic.casefold() in ("on", "off"):
-            conv.guide_mode = topic.casefold() == "on"
-            yield TextDelta(
-                "Guided mode is on: I'll ask you a question before I explain."
-                if conv.guide_mode
-                else "Guided mode is off: I'll explain first and check with one short question."
-            )
-            return
-        slug = topic_of(self.teacher, topic) if topic else conv.concept
-        if slug is None:
-            yield Notice(
-                f"I have no guided questions on {code(topic or 'that')}. Try `/guide attention`.", "info"
-            )
-            return
-        yield from self.guide.start(conv, slug)
-
-    def _about_run(self, conv: Conversation, message: str) -> Iterator[Event]:
-        """A question about the last run: its closest measured facts, each cited as a stage of the run,
-        then the concept behind them in plain words."""
-        trace = conv.last_trace
-        facts = run_facts.closest(self.store.embedder, self.registry.facts(trace), message)
-        if not facts:
-            yield TextDelta("I have no measured facts about that run to show.")
-            return
-        citations = [run_facts.cite(trace.tool, f) for f in facts]
-        slug, idea = dialogue.run_concept(self.teacher, message, facts)
-        conv.on_topic(slug, [], {"plain"})
-        yield TextDelta(run_facts.answer(facts, citations) + "\n\n" + idea)
-        yield Citations([*citations, *self.teacher.cite(slug, ["plain"])])
-        yield Options(self.teacher.options(slug))
 
     def _demo(self, name: str, args: dict, runs: SessionRuns | None = None) -> Iterator[Event]:
         """Routing policy: run the tool; the run's own key insight is the prose."""
@@ -387,6 +370,15 @@ def _citations(hits: list[Hit]) -> list[Citation]:
             seen.add((h.lesson_id, h.section))
             out.append(Citation(h.lesson_id, h.title, h.section, h.concepts))
     return out
+
+
+def _quiz_text(event) -> str:
+    """A quiz event as the text a terminal shows (the page draws it as a message of its own)."""
+    if isinstance(event, QuizAsk):
+        return "\n\n" + event.question.markdown()
+    if isinstance(event, QuizResult):
+        return event.feedback.text + (f"\n\n{event.score}" if event.score else "")
+    return getattr(event, "text", "")
 
 
 def _ms(start: float, end: float | None = None) -> float:

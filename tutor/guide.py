@@ -19,6 +19,7 @@ import numpy as np
 from knowledge.lessons import load_lessons
 from knowledge.quizbank import QuizItem
 from knowledge.teaching import Misconception, Teaching
+from tools.markup import code
 from tutor.conversation import Conversation, Guiding
 from tutor.events import Citations, Event, Notice, Options, TextDelta
 from tutor.grading import content_words, split_sentences, uses_words
@@ -62,6 +63,24 @@ class Guide:
             f"🧭 **Let's think it through: {self.teacher.title(slug)}**\n\n{question}\n\n"
             "*Answer in your own words; a guess is fine. Type **skip** to get the explanation.*"
         )
+
+    def command(self, conv: Conversation, topic: str) -> Iterator[Event]:
+        """`/guide TOPIC` asks about the topic; `/guide on` and `/guide off` switch guided mode."""
+        if topic.casefold() in ("on", "off"):
+            conv.guide_mode = topic.casefold() == "on"
+            yield TextDelta(
+                "Guided mode is on: I'll ask you a question before I explain."
+                if conv.guide_mode
+                else "Guided mode is off: I'll explain first and check with one short question."
+            )
+            return
+        slug = topic_of(self.teacher, topic) if topic else conv.concept
+        if slug is None:
+            yield Notice(
+                f"I have no guided questions on {code(topic or 'that')}. Try `/guide attention`.", "info"
+            )
+            return
+        yield from self.start(conv, slug)
 
     def judge(self, item: Teaching, guiding: Guiding, text: str) -> Judgement:
         """Which expectations the reply states and which misconception, if any. A sentence states a

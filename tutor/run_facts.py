@@ -9,12 +9,14 @@ stage of the run. No model writes here, so nothing is made up.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import numpy as np
 
 from tools.markup import plain
 from tools.trace import Fact
-from tutor.events import TraceCitation
+from tutor import dialogue
+from tutor.events import Citations, Event, Options, TextDelta, TraceCitation
 
 SHOWN = 3
 
@@ -39,3 +41,19 @@ def answer(facts: list[Fact], citations: list[TraceCitation]) -> str:
     lines += [f"- {plain(f.text)} *[{plain(c.where())}]*" for f, c in zip(facts, citations, strict=True)]
     lines += ["", "Ask about another step or layer, or type **/quiz run** to test yourself on this run."]
     return "\n".join(lines)
+
+
+def about_run(tutor, conv, message: str) -> Iterator[Event]:
+    """A question about the last run: its closest measured facts, each cited as a stage of the run,
+    then the concept behind them in plain words."""
+    trace = conv.last_trace
+    facts = closest(tutor.store.embedder, tutor.registry.facts(trace), message)
+    if not facts:
+        yield TextDelta("I have no measured facts about that run to show.")
+        return
+    citations = [cite(trace.tool, f) for f in facts]
+    slug, idea = dialogue.run_concept(tutor.teacher, message, facts)
+    conv.on_topic(slug, [], {"plain"})
+    yield TextDelta(answer(facts, citations) + "\n\n" + idea)
+    yield Citations([*citations, *tutor.teacher.cite(slug, ["plain"])])
+    yield Options(tutor.teacher.options(slug))
