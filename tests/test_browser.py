@@ -206,5 +206,5 @@ def test_a_guided_exchange_with_the_guide_me_switch(page, output_dir):
     page.screenshot(path=str(output_dir / "guided-hint.png"), full_page=True)
     ask(page, "skip", until="Here is the explanation.")
     text = page.locator("#chat").inner_text()
-    assert "A full answer says:" in text and "Sources from the lessons" in text
+    assert "What a full answer says:" in text and "Sources from the lessons" in text
     page.screenshot(path=str(output_dir / "guided-explained.png"), full_page=True)

@@ -62,3 +62,9 @@ def test_layers_are_ingested_and_found_like_lesson_sections(store):
     top = hits[0]
     assert (top.lesson_id, top.section, top.text) == (teaching_id("sampling"), "An analogy", analogy)
     assert hits[0].concepts == ["sampling"] and hits[0].title == load_concepts()["sampling"].title
+
+
+def test_the_concept_each_tool_stage_shows_is_in_the_map(tutor):
+    concepts = load_concepts()
+    for name, cls in tutor.registry.classes.items():
+        assert set(cls.concepts.values()) <= set(concepts), name

@@ -72,6 +72,8 @@ class Tool:
     counterpart: ClassVar[str | None] = None  # a tool doing the same job elsewhere, for `/demo compare`
     heavy: ClassVar[bool] = True  # runs a model on this machine: counts against the server's demo slots
     max_seconds: ClassVar[float] = 180.0  # wall-clock ceiling of one run
+    # the concept of the map each stage shows (stage name -> slug): "the idea behind" an answer about it
+    concepts: ClassVar[dict[str, str]] = {}
 
     def __init__(self, settings: ToolConfig):
         self.settings = settings

@@ -73,6 +73,14 @@ def infer_model(prompt: str) -> tuple[str, bool]:
 class TrainingDemoTool(Tool):
     name = "training_demo"
     command = "train"
+    concepts = {
+        "dataset": "data-collection",
+        "normalised tensor": "preprocessing",
+        "tokenization": "tokenization",
+        "noising": "noise-schedule",
+        "batch": "training-loss",
+        "training": "training-loss",
+    }
     description = (
         "Train a small model live and show the training trace: a GAN or a diffusion model on 8x8 "
         "handwritten digits, or a character-level GPT on the tutor's lessons. Shows loss and metrics "

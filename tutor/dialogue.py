@@ -89,8 +89,9 @@ def is_answer(message: str) -> bool:
     return not (ASKING.match(message) and message.rstrip().endswith("?"))
 
 
-def run_concept(teacher: Teacher, question: str, facts: list) -> tuple[str, str]:
-    """The concept behind an answer about a run, as a line of plain words; (slug, markdown)."""
-    slug = teacher.closest_concepts(" ".join([question, *(f.text for f in facts[:1])]))[0][0]
+def run_concept(teacher: Teacher, question: str, facts: list, concepts: dict[str, str]) -> tuple[str, str]:
+    """The concept behind an answer about a run, as a line of plain words; (slug, markdown). The tool
+    names the concept each of its stages shows; otherwise the closest by meaning."""
+    slug = concepts.get(facts[0].stage) or teacher.closest_concepts(f"{question} ({facts[0].stage})")[0][0]
     title = plain(teacher.title(slug))
     return slug, f"**The idea behind it ({title}):** {teacher.teaching[slug].plain}"

@@ -155,7 +155,7 @@ class Guide:
         points = "\n".join(f"- {e.point}" for e in question.expectations)
         yield TextDelta(
             f"**Here is the explanation.**\n\n{plain_answer(item.plain)}\n\n"
-            f"**A full answer says:**\n{points}\n\n"
+            f"**What a full answer says:**\n{points}\n\n"
         )
         yield Citations(self.teacher.cite(slug, ["plain"]))
         if record:

@@ -19,6 +19,7 @@ from tutor import dialogue
 from tutor.events import Citations, Event, Options, TextDelta, TraceCitation
 
 SHOWN = 3
+ORDINALS = {"first": 1, "second": 2, "third": 3}  # "why did it pick that first word?" names step 1
 
 
 def closest(embedder, facts: list[Fact], question: str, k: int = SHOWN) -> list[Fact]:
@@ -26,6 +27,9 @@ def closest(embedder, facts: list[Fact], question: str, k: int = SHOWN) -> list[
     if not facts:
         return []
     named = [int(n) for n in re.findall(r"\b(?:step|layer) (\d+)", question, re.I)]
+    named += [
+        n for word, n in ORDINALS.items() if re.search(rf"\b{word} (?:word|token|step)\b", question, re.I)
+    ]
     exact = [i for i, f in enumerate(facts) if named and (f.step in named or f.layer in named)]
     vectors = np.array(embedder.embed([f.text for f in facts] + [question]))
     ranked = np.argsort(-(vectors[:-1] @ vectors[-1])).tolist()
@@ -52,7 +56,8 @@ def about_run(tutor, conv, message: str) -> Iterator[Event]:
         yield TextDelta("I have no measured facts about that run to show.")
         return
     citations = [cite(trace.tool, f) for f in facts]
-    slug, idea = dialogue.run_concept(tutor.teacher, message, facts)
+    concepts = tutor.registry.classes[trace.tool].concepts if trace.tool in tutor.registry.classes else {}
+    slug, idea = dialogue.run_concept(tutor.teacher, message, facts, concepts)
     conv.on_topic(slug, [], {"plain"})
     yield TextDelta(answer(facts, citations) + "\n\n" + idea)
     yield Citations([*citations, *tutor.teacher.cite(slug, ["plain"])])

@@ -53,7 +53,7 @@ def render_citations(citations: list) -> str:
     if lessons:
         out += "\n**Sources from the lessons**\n" + "\n".join(lessons)
     if run:
-        out += "\n**Sources from your run**\n" + "\n".join(run)
+        out += "\n\n**Sources from your run**\n" + "\n".join(run)
     return out
 
 

@@ -68,6 +68,14 @@ class ImageGenerationTool(Tool):
     name = "image_generation"
     command = "image"
     counterpart = "image_api"  # the same job done by a hosted service: `/demo compare PROMPT`
+    concepts = {
+        "tokenization": "tokenization",
+        "text_encoding": "text-encoder",
+        "initial_noise": "diffusion-models",
+        "denoising": "diffusion-models",
+        "guidance": "classifier-free-guidance",
+        "final_image": "image-generation",
+    }
     description = (
         "Generate an image from a text prompt with a real diffusion model and show how it works inside: "
         "tokens, text embeddings, the starting noise, every denoising step with the noise level and the "

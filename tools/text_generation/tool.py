@@ -79,6 +79,13 @@ def warpers(args: TextGenerationArgs):
 class TextGenerationTool(Tool):
     name = "text_generation"
     command = "text"
+    concepts = {
+        "tokenization": "tokenization",
+        "embedding": "embeddings",
+        "transformer layers": "transformer",
+        "sampling": "sampling",
+        "detokenization": "detokenization",
+    }
     description = (
         "Run a real language model on a prompt and show how it works inside: tokens, embeddings, the "
         "prediction forming layer by layer, attention, and each sampling step with its probabilities."
