@@ -80,3 +80,20 @@ def test_missing_key_is_a_clear_start_up_message(monkeypatch, capsys):
     assert cli_main(["ask", "What is a token?", "--json"]) == 2
     err = capsys.readouterr().err
     assert "OPENAI_API_KEY" in err and "Traceback" not in err
+
+
+def test_a_terminal_conversation_sends_its_own_turns(settings, store):
+    """`genai-tutor chat` has no page history: the conversation's own recent turns are sent."""
+    from tutor.conversation import Conversation
+
+    conv = Conversation()
+    with FakeOpenAI() as api:
+        tutor = openai_tutor(settings, store, api.base_url)
+        api.reply = "A token is a piece of text [1]."
+        tutor.reply("What is a token?", conv)
+        tutor.reply("And an embedding?", conv)
+    sent = api.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert (
+        sent[1]["content"] == "What is a token?" and sent[2]["content"] == "A token is a piece of text [1]."
+    )

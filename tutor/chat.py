@@ -129,9 +129,11 @@ class Tutor:
             yield Notice(problem)
             yield TurnDone(answer=problem, timings={"total_ms": _ms(start)})
             return
+        # the page sends its chat history; a terminal's conversation keeps its own
+        history = list(history) or [{"role": role, "content": text} for role, text in conv.turns]
         conv.remember("user", message)
         answer, tools, citations, options, timings = [], [], [], [], {}
-        for event in self._dispatch(message, list(history), conv, start, timings, runs):
+        for event in self._dispatch(message, history, conv, start, timings, runs):
             if isinstance(event, _FirstToken):
                 timings.setdefault("ttft_ms", _ms(start, event.at))
                 continue
