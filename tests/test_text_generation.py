@@ -185,3 +185,33 @@ def test_the_warped_probabilities_are_the_librarys(tool, sampled):
     for cand in sampled[0].stage("sampling").data["steps"][0]["after"]:
         assert cand["prob"] == pytest.approx(float(library[cand["id"]]), abs=1e-5)
     assert int((library > 0).sum()) <= 20
+
+
+@pytest.mark.parametrize(
+    ("prompt", "mode"),
+    [
+        ("The capital of France is", "continue"),
+        ("Once upon a time", "continue"),
+        ("What is the capital of France?", "chat"),
+        ("Write a short poem about the sea.", "chat"),
+        ("the moon is made of", "continue"),
+    ],
+)
+def test_auto_mode_continues_a_text_and_chats_with_a_question(prompt, mode):
+    from tools.text_generation.tool import resolve_mode
+
+    assert resolve_mode(prompt, "auto", True)[0] == mode
+    assert resolve_mode(prompt, "chat", True)[0] == "chat"  # asked for: as asked
+    assert resolve_mode(prompt, "auto", False)[0] == "continue"  # no template: raw text only
+
+
+def test_paris_forms_in_the_last_layers_of_the_raw_continuation(tool):
+    """The lesson's classic: "The capital of France is" continued as raw text (the default for it)."""
+    trace = tool({"prompt": "The capital of France is", "max_new_tokens": 3, "temperature": 0})
+    tokenization = trace.stage("tokenization")
+    assert tokenization.data["mode"] == "continue" and "start of a text" in tokenization.note
+    assert tokenization.data["tokens"][0] != "<|im_start|>"  # no chat template around it
+    last = trace.layers[-1].data["top"][0]
+    assert last["token"] == " Paris", trace.layers[-1].summary
+    early = trace.layers[len(trace.layers) // 2].data["top"][0]["token"]
+    assert early != " Paris"  # it forms late: the middle layer still guesses something else

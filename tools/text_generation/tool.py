@@ -10,6 +10,7 @@ temperature 0 it picks the argmax each step and so matches greedy `generate`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,23 @@ from tools.text_generation import questions, views
 from tools.trace import Clock, LayerRow, PipelineTrace, Stage, TensorInfo
 
 TOP_N = 5  # candidates recorded per step and per layer
+# a prompt that asks (a question) or instructs (an imperative) is a message for the assistant
+INSTRUCTION = re.compile(
+    r"^\W*(?:write|tell|explain|describe|give|list|name|summari[sz]e|translate|create|compose|generate|"
+    r"make|show|please|can|could|would|what|why|how|who|when|where|which|is|are|do|does)\b",
+    re.I,
+)
+
+
+def resolve_mode(prompt: str, mode: str, has_template: bool) -> tuple[str, str]:
+    """The mode to run in, and why (the trace says both)."""
+    if not has_template:
+        return "continue", "this model has no chat template, so the prompt is continued as raw text"
+    if mode != "auto":
+        return mode, f"{mode} mode was asked for"
+    if prompt.rstrip().endswith("?") or INSTRUCTION.match(prompt):
+        return "chat", "the prompt reads as a question or an instruction, so it went in as a chat message"
+    return "continue", "the prompt reads as the start of a text, so the model continued it as raw text"
 
 
 class TextGenerationArgs(BaseModel):
@@ -35,8 +53,10 @@ class TextGenerationArgs(BaseModel):
         0.95, gt=0.0, le=1.0, description="Keep the smallest set with this total probability."
     )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; the same seed gives the same text.")
-    mode: Literal["chat", "continue"] = Field(
-        "chat", description="chat: as an instruction; continue: raw text."
+    mode: Literal["auto", "chat", "continue"] = Field(
+        "auto",
+        description="continue: raw text, no chat template; chat: as a message to the assistant; auto: "
+        "continue a prompt that reads as the start of a text, chat for a question or an instruction.",
     )
     model: str | None = Field(
         None, description="A transformers model id or local path; default: embedded SmolLM2."
@@ -169,8 +189,9 @@ class TextGenerationTool(Tool):
 def _tokenize(
     tok, args: TextGenerationArgs, clock: Clock, device: str, vocab: int
 ) -> tuple[torch.Tensor, Stage]:
+    mode, why = resolve_mode(args.prompt, args.mode, bool(tok.chat_template))
     with clock.stage() as t:
-        if args.mode == "chat" and tok.chat_template:
+        if mode == "chat":
             messages = [{"role": "user", "content": args.prompt}]
             ids = tok.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
@@ -178,14 +199,19 @@ def _tokenize(
         else:
             ids = tok(args.prompt, return_tensors="pt")["input_ids"]
     ids = ids.to(device)  # (1, T)
-    template = " (the chat template adds the role markers around it)." if args.mode == "chat" else "."
+    template = " (the chat template adds the role markers around it)" if mode == "chat" else ""
     return ids, Stage(
         name="tokenization",
-        note=f"The prompt became {ids.shape[1]} tokens from a vocabulary of {vocab:,}{template}",
+        note=f"The prompt became {ids.shape[1]} tokens from a vocabulary of {vocab:,}{template}: {why}.",
         input=TensorInfo(shape=[len(args.prompt)], dtype="str (characters)", example=args.prompt[:80]),
         output=_shape(ids, str(ids[0, :12].tolist())),
         duration_ms=t.ms,
-        data={"tokens": [_tok(tok, i) for i in ids[0].tolist()], "ids": ids[0].tolist()},
+        data={
+            "tokens": [_tok(tok, i) for i in ids[0].tolist()],
+            "ids": ids[0].tolist(),
+            "mode": mode,
+            "why": why,
+        },
     )
 
 
