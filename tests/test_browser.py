@@ -98,10 +98,12 @@ def test_demo_shows_the_tool_step_and_the_rendered_trace(page, output_dir):
     ask(page, "/demo text The cat sat on the", until="every number above was measured")
     chat = page.locator("#chat")
     chat.get_by_text("text_generation finished").wait_for()
-    for heading in ("Pipeline stages", "Prediction trace through the layers", "Sampling, step by step"):
+    for heading in ("Pipeline stages", "Prediction trace through the layers", "Read it left to right"):
         chat.get_by_text(heading).first.wait_for()
     text = chat.inner_text()
-    assert "layer 30" in text and "tokenization" in text and "step 1: drew" in text and "Key insight" in text
+    assert "layer 30" in text and "tokenization" in text and "Grey: the model's probabilities" in text
+    assert "Key insight" in text
+    assert chat.locator("img").count() >= 5  # lens, attention, matrix, sampling bars, embedding map
     assert chat.locator("a[download], a:has-text('trace.json')").count() >= 1  # the trace to download
     page.screenshot(path=str(output_dir / "demo-trace.png"), full_page=True)
 

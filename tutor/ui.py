@@ -113,7 +113,8 @@ def part_messages(parts: list[Part]) -> list[dict]:
             else:
                 out.append({"role": "assistant", "content": text})
             continue
-        out.append({"role": "assistant", "content": {"path": drawn}})
+        alt = part.caption.replace("*", "") or part.what  # for screen readers: what the picture shows
+        out.append({"role": "assistant", "content": {"path": drawn, "alt_text": alt}})
         if part.caption:
             out.append({"role": "assistant", "content": f"*{part.caption}*"})
     return out

@@ -23,6 +23,7 @@ from tools.text_generation import questions, views
 from tools.trace import Clock, LayerRow, PipelineTrace, Stage, TensorInfo
 
 TOP_N = 5  # candidates recorded per step and per layer
+MATRIX_TOKENS = 48  # prompts up to this many tokens keep every layer's whole attention matrix
 # a prompt that asks (a question) or instructs (an imperative) is a message for the assistant
 INSTRUCTION = re.compile(
     r"^\W*(?:write|tell|explain|describe|give|list|name|summari[sz]e|translate|create|compose|generate|"
@@ -224,8 +225,20 @@ def _embed(model, ids: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, Stage]
         input=_shape(ids),
         output=_shape(embeds, str([round(x, 3) for x in embeds[0, -1, :4].tolist()]) + " …"),
         duration_ms=t.ms,
-        data={"vector_norms": [round(x, 3) for x in embeds[0].norm(dim=-1).tolist()]},
+        data={
+            "vector_norms": [round(x, 3) for x in embeds[0].norm(dim=-1).tolist()],
+            "projection_2d": _project(embeds[0].float()),
+        },
     )
+
+
+def _project(vectors: torch.Tensor) -> list[list[float]]:
+    """The token vectors on their two main axes (PCA): a map where similar tokens sit close."""
+    if vectors.shape[0] < 3:
+        return [[0.0, 0.0] for _ in range(vectors.shape[0])]
+    centred = vectors - vectors.mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    return [[round(x, 4) for x in row] for row in (centred @ v[:2].T).tolist()]
 
 
 def _read_layers(model, tok, ids, embeds, tokens: list[str], clock: Clock):
@@ -235,11 +248,15 @@ def _read_layers(model, tok, ids, embeds, tokens: list[str], clock: Clock):
         norm, head = model.model.norm, model.get_output_embeddings()
         n = len(out.attentions)
         # hidden_states: the embeddings, then one per layer; the last one already has the final norm
-        layers = [
+        rows = [
             _lens_row(i, out.hidden_states[i], attn, norm if i < n else None, head, tok, tokens)
             for i, attn in enumerate(out.attentions, 1)
         ]
-    final_top = layers[-1].data["top"][0]["id"]
+    layers, probs = [row for row, _ in rows], [p for _, p in rows]
+    final_ids = [c["id"] for c in layers[-1].data["top"]]
+    for row, p in zip(layers, probs, strict=True):  # the final favourites' probability at every layer
+        row.data["final_top_probs"] = [round(float(p[i]), 5) for i in final_ids]
+    final_top = final_ids[0]
     first_right = next(i for i, row in enumerate(layers, 1) if row.data["top"][0]["id"] == final_top)
     return (
         out,
@@ -256,8 +273,9 @@ def _read_layers(model, tok, ids, embeds, tokens: list[str], clock: Clock):
     )
 
 
-def _lens_row(i: int, hidden, attn, norm, head, tok, tokens: list[str]) -> LayerRow:
-    """Layer i read through the unembedding (logit lens), and where its last position attends."""
+def _lens_row(i: int, hidden, attn, norm, head, tok, tokens: list[str]) -> tuple[LayerRow, torch.Tensor]:
+    """Layer i read through the unembedding (logit lens), and where its positions attend; the row and
+    the layer's whole next-token distribution."""
     h = hidden[0, -1]
     probs = head(norm(h) if norm is not None else h).float().softmax(-1)
     last = attn[0, :, -1, :]  # (heads, T): where the last position looks, per head
@@ -266,7 +284,8 @@ def _lens_row(i: int, hidden, attn, norm, head, tok, tokens: list[str]) -> Layer
     focus_pos = int(last[focus_head].argmax())
     top_pos = mean.topk(min(3, mean.numel())).indices.tolist()
     top = _top(tok, probs)
-    return LayerRow(
+    matrix = attn[0].mean(0) if len(tokens) <= MATRIX_TOKENS else None  # (T, T), heads averaged
+    row = LayerRow(
         name=f"layer {i}",
         shape=list(hidden.shape),
         summary=f"top guess {top[0]['token']!r} ({top[0]['prob']:.0%}); "
@@ -284,9 +303,11 @@ def _lens_row(i: int, hidden, attn, norm, head, tok, tokens: list[str]) -> Layer
                     "weight": round(float(last[focus_head, focus_pos]), 4),
                 },
                 "weights": [round(x, 4) for x in mean.tolist()],
+                "matrix": None if matrix is None else [[round(x, 4) for x in r] for r in matrix.tolist()],
             },
         },
     )
+    return row, probs
 
 
 def _sample(model, tok, out, args: TextGenerationArgs, ctx: RunContext, clock: Clock):

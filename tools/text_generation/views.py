@@ -1,16 +1,16 @@
-"""How a text-generation run is shown: the stage table and tokens, the prediction forming layer by
-layer (logit lens) with where each layer attends, and each sampling step as a probability bar chart;
-and the run's facts, step by step and layer by layer."""
+"""How a text-generation run is shown: the stage table and tokens, then pictures (the prediction
+forming layer by layer, where the positions attend, each sampling step's probabilities before and after
+warping, the token embeddings on a 2-D map), each with a caption saying what to look at, and the
+logit-lens table for the exact numbers; and the run's facts, step by step and layer by layer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tools.markup import plain
+from tools.text_generation import plots
 from tools.trace import Fact, PipelineTrace
-from tools.views import Part, bar, markdown, stage_table, tokens_line
-
-SHOWN_STEPS = 8  # sampling steps drawn in the chat; the JSON has all of them
+from tools.views import Part, markdown, picture, stage_table, tokens_line
 
 
 def _cell(text: str) -> str:
@@ -36,31 +36,69 @@ def lens_table(trace: PipelineTrace) -> str:
     return "\n".join(rows)
 
 
-def sampling_chart(trace: PipelineTrace) -> str:
-    steps = trace.stage("sampling").data["steps"]
-    lines = []
-    for step in steps[:SHOWN_STEPS]:
-        chosen = step["chosen"]
-        lines.append(
-            f"step {step['step']}: drew {chosen['token']!r}  (p {chosen['prob_before']:.0%} before, "
-            f"{chosen['prob_after']:.0%} after temperature/top-k/top-p)"
-        )
-        for cand in step["before"]:
-            mark = "◀" if cand["id"] == chosen["id"] else ""
-            lines.append(f"  {cand['token']!r:>14} {bar(cand['prob'])} {cand['prob']:6.1%} {mark}")
-    more = f"\n… {len(steps) - SHOWN_STEPS} more steps in the trace JSON." if len(steps) > SHOWN_STEPS else ""
-    title = "#### Sampling, step by step (top candidates before sampling)\n\n"
-    return title + "```\n" + "\n".join(lines) + "\n```" + more
+def _sink(trace: PipelineTrace) -> str:
+    """A note when most layers park their attention on the first token (an "attention sink")."""
+    weights = [row.data["attention"]["weights"] for row in trace.layers]
+    parked = sum(w[0] > 0.5 for w in weights if len(w) > 1)
+    if parked <= len(weights) // 2:
+        return ""
+    return (
+        f" In {parked} of {len(weights)} layers most of it rests on the first token, a parking place "
+        "many language models use when nothing else needs reading (an *attention sink*)."
+    )
 
 
 def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     """Each part reads the trace only when drawn, so one with missing numbers costs only itself."""
-    return [
+
+    def drawn(name: str, figure) -> str:
+        return plots.save(figure(), folder / f"{name}.png")
+
+    layers = trace.stage("transformer layers").data
+    first, final = layers["first_layer_with_final_top1"], trace.layers[-1].data["top"][0]["token"]
+    parts = [
         markdown("stage table", lambda: stage_table(trace)),
         markdown("tokens", lambda: tokens_line(trace.stage("tokenization").data["tokens"])),
-        markdown("logit-lens table", lambda: lens_table(trace)),
-        markdown("sampling chart", lambda: sampling_chart(trace)),
+        picture(
+            "logit-lens heat map",
+            lambda: drawn("lens", lambda: plots.lens_figure(trace)),
+            f"Read it left to right, layer by layer: each row is one of the final favourites. "
+            f"{_cell(final)} leads from layer {first} on: the prediction forms late in the stack.",
+        ),
+        picture(
+            "attention heat map",
+            lambda: drawn("attention", lambda: plots.attention_figure(trace)),
+            "Each column is a layer: the bright cells are the prompt tokens the last position reads most."
+            + _sink(trace),
+        ),
     ]
+    if trace.layers[first - 1].data["attention"].get("matrix"):
+        parts.append(
+            picture(
+                "attention matrix",
+                lambda: drawn("attention-matrix", lambda: plots.matrix_figure(trace, first)),
+                f"Layer {first}, where the final guess first led: each row is a token and the bright "
+                "cells the earlier tokens it reads. Nothing lies above the diagonal: a token never reads "
+                "later ones.",
+            )
+        )
+    parts += [
+        picture(
+            "sampling chart",
+            lambda: drawn("sampling", lambda: plots.sampling_figure(trace)),
+            "Grey: the model's probabilities; orange: after temperature, top-k and top-p. The drawn token "
+            "is in bold; with temperature 0 it is always the top one.",
+        ),
+        picture(
+            "embedding map",
+            lambda: drawn("embeddings", lambda: plots.embedding_figure(trace)),
+            "Each dot is a prompt token's embedding, squeezed from "
+            f"{trace.stage('embedding').output.shape[-1]} numbers onto the two directions where they "
+            "differ most.",
+        ),
+        markdown("logit-lens table", lambda: lens_table(trace)),
+    ]
+    return parts
 
 
 def facts(trace: PipelineTrace) -> list[Fact]:

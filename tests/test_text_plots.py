@@ -1,0 +1,73 @@
+"""The text run's pictures plot the trace's own numbers: the heat maps' cells are the trace's
+probabilities and attention weights, the bars its candidates, the map its projection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tools.text_generation import plots, views
+
+
+@pytest.fixture(scope="module")
+def trace(text_tool):
+    args = {"prompt": "The capital of France is", "max_new_tokens": 4, "temperature": 1.3, "top_k": 3}
+    return text_tool({**args, "seed": 5})
+
+
+def test_the_lens_heat_map_is_the_final_favourites_probability_per_layer(trace, text_tool):
+    fig = plots.lens_figure(trace)
+    cells = np.asarray(fig.axes[0].images[0].get_array()).T  # drawn as tokens x layers
+    assert cells.shape == (len(trace.layers), 5)
+    assert np.allclose(cells[-1], [c["prob"] for c in trace.layers[-1].data["top"]], atol=1e-4)
+    assert np.allclose(cells[:, 0], [r.data["final_top_probs"][0] for r in trace.layers])
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == [plots.label(c["token"]) for c in trace.layers[-1].data["top"]]
+    # ...and the trace's numbers are the model's: layer 1 read through the head by hand
+    model, tok = text_tool.model(None, "cpu")
+    ids = torch.tensor([trace.stage("tokenization").data["ids"]])
+    with torch.inference_mode():
+        out = model(input_ids=ids, output_hidden_states=True)
+        probs = (
+            model.get_output_embeddings()(model.model.norm(out.hidden_states[1][0, -1])).float().softmax(-1)
+        )
+    final_ids = [c["id"] for c in trace.layers[-1].data["top"]]
+    assert np.allclose(cells[0], probs[final_ids].numpy(), atol=1e-4)
+
+
+def test_the_attention_heat_maps_are_the_traces_weights(trace):
+    cells = np.asarray(plots.attention_figure(trace).axes[0].images[0].get_array()).T
+    assert np.array_equal(cells, [r.data["attention"]["weights"] for r in trace.layers])
+    assert np.allclose(cells.sum(axis=1), 1, atol=2e-3)  # a row of attention weights sums to 1
+    matrix = np.asarray(plots.matrix_figure(trace, 3).axes[0].images[0].get_array())
+    assert np.array_equal(matrix, trace.layers[2].data["attention"]["matrix"])
+    assert np.allclose(np.triu(matrix, 1), 0)  # causal: nothing above the diagonal
+    assert np.allclose(matrix[-1], trace.layers[2].data["attention"]["weights"], atol=1e-4)
+
+
+def test_the_sampling_bars_are_the_candidates_before_and_after(trace):
+    fig = plots.sampling_figure(trace)
+    steps = trace.stage("sampling").data["steps"]
+    for ax, step in zip(fig.axes, steps, strict=False):
+        widths = [bar.get_width() for bar in ax.patches]
+        before = widths[: len(step["before"])]
+        after = widths[len(step["before"]) :]
+        assert before == [c["prob"] for c in step["before"]]
+        kept = {c["id"]: c["prob"] for c in step["after"]}
+        assert after == [kept.get(c["id"], 0.0) for c in step["before"]]
+        assert sum(1 for a in after if a > 0) <= 3  # top-k 3 left at most three candidates
+        bold = [t.get_text() for t in ax.get_yticklabels() if t.get_fontweight() == "bold"]
+        assert bold == [plots.label(step["chosen"]["token"])] or step["chosen"]["rank_before"] > 5
+
+
+def test_the_embedding_map_is_the_projection(trace):
+    points = plots.embedding_figure(trace).axes[0].collections[0].get_offsets()
+    assert np.allclose(points, trace.stage("embedding").data["projection_2d"])
+
+
+def test_every_picture_has_a_caption_and_is_drawn(trace, tmp_path):
+    pictures = [p for p in views.views(trace, tmp_path) if p.kind == "image"]
+    assert len(pictures) >= 5 and all(p.caption for p in pictures)
+    for part in pictures:
+        assert part.draw().endswith(".png")
