@@ -139,7 +139,12 @@ def tool(settings):
 
 @pytest.fixture(scope="module")
 def traces(tool):
-    base = {"prompt": "a red circle on a white background", "steps": 4, "guidance_scale": 5.0}
+    base = {
+        "prompt": "a red circle on a white background",
+        "steps": 4,
+        "guidance_scale": 5.0,
+        "compare_guidance": False,
+    }
     return {
         name: tool({**base, "scheduler": name}) for name in ("ddim", "ddpm", "euler", "euler_ancestral")
     } | {
@@ -193,6 +198,26 @@ def test_seed_reproduces_the_image_and_guidance_is_measured(traces):
     assert unguided["unet_passes_per_step"] == 1 and unguided["delta_rms_per_step"] == []
     assert traces["ddim"].stage("text_encoding").data["calls"] == 2  # the prompt and the empty prompt
     assert "pixel_classifier" in traces["ddim"].stage("final_image").data
+
+
+def test_the_guidance_comparison_redraws_the_same_seed_at_each_scale(tool, tmp_path):
+    from tools.image_generation import views
+
+    trace = tool({"prompt": "a blue square on a white background", "steps": 6, "seed": 3})
+    assert [s.name for s in trace.stages] == [*STAGES, "guidance_comparison"]
+    data = trace.stage("guidance_comparison").data
+    assert data["scales"] == [1.0, 1.5, 3.0, 7.5] and data["this_run"] == 1.5
+    # the 1.5 drawing is this very run again: same seed, same starting noise, same pixels
+    final = np.asarray(Image.open(trace.output["image"]).convert("RGB"))[::8, ::8]
+    again = np.asarray(Image.open(data["images"][1]).convert("RGB"))[::3, ::3]
+    assert np.array_equal(final, again)
+    firsts = [np.asarray(Image.open(p)) for p in data["images"]]
+    assert not np.array_equal(firsts[0], firsts[3])  # guidance 1 and 7.5 differ
+    shown = views.views(trace, tmp_path)
+    labelled = next(p for p in shown if p.what == "guidance comparison")
+    assert labelled.caption and Image.open(labelled.draw()).size[0] == 4 * 128
+    strip = next(p for p in shown if p.what == "preview strip")
+    assert Image.open(strip.draw()).size[0] == 6 * 96  # every one of the 6 steps, labelled
 
 
 def _tiny_stable_diffusion(folder: Path) -> Path:

@@ -109,6 +109,24 @@ def picture_strip(paths: list[str], path: Path, shown: int = 10, size: int = 96)
     return str(path)
 
 
+def labelled_strip(paths: list[str], labels: list[str], path: Path, size: int = 96) -> str:
+    """Pictures side by side in one PNG, each with its label (one or more lines) under it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=12)
+    lines = max(label.count("\n") + 1 for label in labels)
+    strip = Image.new("RGB", (size * len(paths), size + 6 + 15 * lines), "white")
+    draw = ImageDraw.Draw(strip)
+    for i, (p, label) in enumerate(zip(paths, labels, strict=True)):
+        with Image.open(p) as frame:
+            strip.paste(frame.convert("RGB").resize((size, size), Image.Resampling.NEAREST), (i * size, 0))
+        draw.multiline_text(
+            (i * size + size // 2, size + 4), label, fill="#222", font=font, anchor="ma", align="center"
+        )
+    strip.save(path)
+    return str(path)
+
+
 def output_image(trace) -> list[Part]:
     """The run's final picture, when its output names one."""
     image = trace.output.get("image")

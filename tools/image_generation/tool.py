@@ -27,6 +27,7 @@ from tools.base import RunContext, Tool, ToolError
 from tools.denoising_readout import fit_latent_to_rgb, preview, rms
 from tools.image_generation import questions, views
 from tools.image_generation.observer import observed_run
+from tools.image_generation.sweep import guidance_sweep
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
 SCHEDULERS = {  # name -> diffusers class name
@@ -62,6 +63,9 @@ class ImageGenerationArgs(BaseModel):
         None,
         description="A diffusers text-to-image pipeline id or local folder; default: the shapes model.",
     )
+    compare_guidance: bool = Field(
+        True, description="Also draw the same prompt and seed at guidance 1, 1.5, 3 and 7.5 (shapes model)."
+    )
 
 
 class ImageGenerationTool(Tool):
@@ -75,6 +79,7 @@ class ImageGenerationTool(Tool):
         "denoising": "diffusion-models",
         "guidance": "classifier-free-guidance",
         "final_image": "image-generation",
+        "guidance_comparison": "classifier-free-guidance",
     }
     description = (
         "Generate an image from a text prompt with a real diffusion model and show how it works inside: "
@@ -152,6 +157,9 @@ class ImageGenerationTool(Tool):
             _guidance(seen["steps"], args.guidance_scale),
             final,
         ]
+        if args.compare_guidance and args.model is None:
+            ctx.progress("the same seed at other guidance scales")
+            stages.append(guidance_sweep(pipe, args, noise, ctx.folder, ctx))
         model_name = Path(args.model).name if args.model else "shapes_diffusion"
         return PipelineTrace(
             tool=self.name,

@@ -7,7 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from tools.trace import Fact, PipelineTrace
-from tools.views import Part, markdown, output_image, picture, picture_strip, spread, stage_table, tokens_line
+from tools.views import (
+    Part,
+    labelled_strip,
+    markdown,
+    output_image,
+    picture,
+    spread,
+    stage_table,
+    tokens_line,
+)
 
 
 def denoising_table(trace: PipelineTrace, shown: int = 12) -> str:
@@ -34,24 +43,59 @@ def _previews(trace: PipelineTrace, key: str) -> list[str]:
     return [r[key] for r in trace.stage("denoising").data["steps"]]
 
 
+def strip(trace: PipelineTrace, key: str, path: Path, shown: int = 8) -> str:
+    """Evenly spaced steps' previews, each labelled with its step, timestep and noise level."""
+    steps = trace.stage("denoising").data["steps"]
+    picks = [steps[i] for i in spread(len(steps), shown)]
+    labels = [
+        f"step {r['step']}\nt={r['timestep']:g}\nsigma={r['sigma']:.2g}" for r in picks
+    ]  # the font has no σ
+    return labelled_strip([r[key] for r in picks], labels, path)
+
+
+def guidance_strip(trace: PipelineTrace, path: Path) -> str:
+    data = trace.stage("guidance_comparison").data
+    labels = [
+        f"guidance {r['scale']:g}"
+        + (" ◀ this run" if r["scale"] == data["this_run"] else "")
+        + f"\nread: {r['colour']} {r['shape']}"
+        for r in data["read"]
+    ]
+    return labelled_strip(data["images"], labels, path, size=128)
+
+
 def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     """Each part reads the trace only when drawn, so one with missing numbers costs only itself."""
-    return [
+    parts = [
         markdown("stage table", lambda: stage_table(trace)),
         markdown("tokens", lambda: tokens_line(trace.stage("tokenization").data["tokens"])),
-        markdown("denoising table", lambda: denoising_table(trace)),
         picture(
             "preview strip",
-            lambda: picture_strip(_previews(trace, "sample_preview"), folder / "steps.png"),
-            "The sample after evenly spaced steps, left to right: noise turning into the picture.",
+            lambda: strip(trace, "sample_preview", folder / "steps.png"),
+            "The sample after evenly spaced steps, left to right, with each step's timestep t and noise "
+            "level sigma: noise turning into the picture as sigma falls.",
         ),
         picture(
             "predicted clean images",
-            lambda: picture_strip(_previews(trace, "x0_preview"), folder / "x0.png"),
-            "What the model predicted the clean image to be at the same steps: it settles early.",
+            lambda: strip(trace, "x0_preview", folder / "x0.png"),
+            "What the model predicted the clean image to be at the same steps: it settles long before "
+            "the noise is gone.",
         ),
         *output_image(trace),
     ]
+    if any(s.name == "guidance_comparison" for s in trace.stages):
+        parts.append(
+            picture(
+                "guidance comparison",
+                lambda: guidance_strip(trace, folder / "guidance.png"),
+                "The same prompt, seed and starting noise at four guidance scales. At 1 the model's "
+                "prompt-conditioned prediction is used as it is; higher scales push further toward the "
+                "words, and past about 3 this small model overdoes it (bench/image_bench.py: prompt "
+                "fidelity 0.87 at 1, 0.92 at 1.5, 0.65 at 3, 0.10 at 7.5).",
+            )
+        )
+    parts.append(markdown("denoising table", lambda: denoising_table(trace)))
+    return parts
 
 
 def facts(trace: PipelineTrace) -> list[Fact]:
