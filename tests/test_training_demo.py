@@ -191,3 +191,19 @@ def test_the_prompt_picks_the_model():
     assert infer_model("Show me diffusion learning digits") == ("diffusion", True)
     assert infer_model("train GANs, not diffusion") == ("gan", True)  # the first one named wins
     assert infer_model("train something live") == ("gan", False)
+
+
+def test_a_gan_run_is_drawn_losses_accuracy_and_samples_by_epoch(gan, tmp_path):
+    from PIL import Image
+
+    from tools.training import views
+
+    trace = gan[0]
+    parts = {p.what: p for p in views.views(trace, tmp_path)}
+    assert {"loss chart", "discriminator accuracy", "samples by epoch"} <= set(parts)
+    assert all(parts[name].caption for name in ("loss chart", "discriminator accuracy", "samples by epoch"))
+    strip = Image.open(parts["samples by epoch"].draw())
+    assert strip.size[0] == 128 * len(trace.training)  # one labelled grid per epoch
+    assert Image.open(parts["discriminator accuracy"].draw()).size == (480, 200)
+    accuracy = [(r.metrics["d_acc_real"], r.metrics["d_acc_fake"]) for r in trace.training]
+    assert all(0 <= a <= 1 and 0 <= b <= 1 for a, b in accuracy)

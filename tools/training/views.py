@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tools.markup import code, plain
 from tools.trace import EpochRow, PipelineTrace
-from tools.views import Part, bar, line_chart, markdown, picture, stage_table
+from tools.views import Part, bar, labelled_strip, line_chart, markdown, picture, spread, stage_table
 
 BAR = 12
 
@@ -34,6 +34,47 @@ def loss_chart(rows: list[EpochRow], path: Path) -> str:
     else:
         series = {"loss": [r.loss for r in rows]}
     return line_chart(series, [r.epoch for r in rows], path, "training loss", "epoch")
+
+
+def accuracy_chart(rows: list[EpochRow], path: Path) -> str:
+    series = {
+        "D right on real": [r.metrics["d_acc_real"] for r in rows],
+        "D right on fake": [r.metrics["d_acc_fake"] for r in rows],
+    }
+    return line_chart(series, [r.epoch for r in rows], path, "discriminator accuracy", "epoch")
+
+
+def _accuracy(rows: list[EpochRow], path: Path) -> list[Part]:
+    if not rows or "d_acc_real" not in rows[0].metrics:
+        return []
+    return [
+        picture(
+            "discriminator accuracy",
+            lambda: accuracy_chart(rows, path),
+            "How often the discriminator was right, on real digits and on the generator's fakes: near 1 "
+            "on both, it is winning; near 0.5, the fakes fool it half the time.",
+        )
+    ]
+
+
+def sample_strip(rows: list[EpochRow], path: Path, shown: int = 8) -> str:
+    pictures = [r for r in rows if str(r.metrics.get("sample", "")).endswith(".png")]
+    picks = [pictures[i] for i in spread(len(pictures), shown)]
+    return labelled_strip(
+        [r.metrics["sample"] for r in picks], [f"epoch {r.epoch}" for r in picks], path, 128
+    )
+
+
+def _samples(rows: list[EpochRow], path: Path) -> list[Part]:
+    if sum(str(r.metrics.get("sample", "")).endswith(".png") for r in rows) < 2:
+        return []
+    return [
+        picture(
+            "samples by epoch",
+            lambda: sample_strip(rows, path),
+            "The same fixed inputs drawn after each epoch, left to right: watch noise turn into digits.",
+        )
+    ]
 
 
 def layer_table(trace: PipelineTrace) -> str:
@@ -78,6 +119,8 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
                 ),
             ),
             _chart(rows, folder / "loss.png"),
+            *_accuracy(rows, folder / "accuracy.png"),
+            *_samples(rows, folder / "samples.png"),
         ]
     if trace.layers:
         parts.append(markdown("layer table", lambda: layer_table(trace)))
@@ -89,5 +132,6 @@ def live(rows: list[EpochRow], folder: Path) -> list[Part]:
     return [
         markdown("training table", lambda: "#### Training live\n\n" + training_table(rows)),
         _chart(rows, folder / f"loss-after-epoch-{rows[-1].epoch}.png"),  # a new name: the page reloads it
+        *_accuracy(rows, folder / f"accuracy-after-epoch-{rows[-1].epoch}.png"),
         *_sample(rows[-1]),
     ]
