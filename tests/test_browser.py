@@ -132,11 +132,18 @@ def test_a_three_question_quiz_by_clicking_the_choices(page, output_dir):
     assert clicked >= 2
     text = page.locator("#chat").inner_text()
     assert "Lesson:" in text and ("Correct." in text or "Not quite." in text)
-    page.wait_for_function(
-        "document.querySelector('#progress-summary').innerText.includes('/3 answers right')"
-    )
-    assert "Browser Learner" in page.locator("#progress-summary").inner_text()
+    summary = page.locator("#progress-summary")
+    deadline = time.monotonic() + 60
+    while "/3 answers right" not in summary.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "/3 answers right" in summary.inner_text(), summary.inner_text()
+    assert "Browser Learner" in summary.inner_text()
     page.screenshot(path=str(output_dir / "quiz.png"), full_page=True)
+    concept_map = page.locator("#concept-map img")
+    concept_map.wait_for()
+    assert concept_map.evaluate("img => img.naturalWidth") > 500  # the map of every concept, drawn
+    concept_map.scroll_into_view_if_needed()
+    page.locator("#concept-map").screenshot(path=str(output_dir / "concept-map.png"))
     page.get_by_role("button", name="Export my progress").click()
     page.wait_for_function(
         "document.querySelector('#progress-summary').innerText.includes('Exported 3 answers')"

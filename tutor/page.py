@@ -17,6 +17,7 @@ from tutor.ui import (
     EXAMPLES,
     choose_option,
     export_progress,
+    map_view,
     no_progress,
     progress_view,
     reset_progress,
@@ -103,6 +104,14 @@ def _progress_layout() -> dict:
             elem_id="mastery-chart",
         )
         summary = gr.Markdown("Type your name and **quiz me** to start.", elem_id="progress-summary")
+        concept_map = gr.Image(
+            label="Your concept map",
+            show_label=False,  # the picture's own title says how to read it
+            type="filepath",
+            interactive=False,
+            elem_id="concept-map",
+            buttons=["fullscreen"],
+        )
         with gr.Row():
             refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
             export = gr.Button("Export my progress", size="sm", elem_id="export")
@@ -112,6 +121,7 @@ def _progress_layout() -> dict:
     return {
         "mastery": mastery,
         "summary": summary,
+        "map": concept_map,
         "refresh": refresh,
         "export": export,
         "sure": sure,
@@ -126,6 +136,7 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     chat, box, session, browser, name = (page[k] for k in ("chat", "box", "session", "browser", "name"))
     who, panel = [name, browser], [page["mastery"], page["summary"]]
     show_progress = functools.partial(progress_view, tutor)
+    show_map = functools.partial(map_view, tutor)
 
     def mine(
         request: gr.Request, guided: bool, conv: Conversation | None
@@ -159,10 +170,10 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     for trigger in (box.submit, page["send"].click):
         trigger(turn, [box, chat, name, session, browser, guided], [box, chat, session], api_name=False).then(
             show_progress, who, panel, api_name=False
-        )
+        ).then(show_map, who, page["map"], api_name=False)
     chat.option_select(option, [chat, name, session, browser, guided], [chat, session], api_name=False).then(
         show_progress, who, panel, api_name=False
-    )
+    ).then(show_map, who, page["map"], api_name=False)
     page["clear"].click(lambda: ("", []), None, [box, chat], api_name=False)
     page["stop"].click(stop_training, None, None, api_name=False, queue=False)
     demo.unload(closed)
@@ -172,8 +183,9 @@ def _wire_progress(tutor: Tutor, page: dict) -> None:
     """The progress panel: refresh, export and reset, each for this browser's learner only."""
     who, panel = [page["name"], page["browser"]], [page["mastery"], page["summary"]]
     show_progress = functools.partial(progress_view, tutor)
-    page["refresh"].click(show_progress, who, panel, api_name=False)
-    page["name"].submit(show_progress, who, panel, api_name=False)
+    show_map = functools.partial(map_view, tutor)
+    for trigger in (page["refresh"].click, page["name"].submit):
+        trigger(show_progress, who, panel, api_name=False).then(show_map, who, page["map"], api_name=False)
     export = functools.partial(export_progress, tutor)
     page["export"].click(export, who, [page["exported"], page["summary"]], api_name=False)
     page["reset"].click(
@@ -181,7 +193,7 @@ def _wire_progress(tutor: Tutor, page: dict) -> None:
         [*who, page["sure"]],
         page["summary"],
         api_name=False,
-    ).then(show_progress, who, panel, api_name=False)
+    ).then(show_progress, who, panel, api_name=False).then(show_map, who, page["map"], api_name=False)
 
 
 def main(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -324,6 +324,30 @@ def progress_view(tutor: Tutor, name: str, token: str | None = None) -> tuple[pd
     return (frame if rows else empty), summary
 
 
+def map_view(tutor: Tutor, name: str, token: str | None = None) -> str | None:
+    """The concept map coloured by the learner's mastery (every concept grey before the first answer),
+    drawn again only when their progress changed; None (no picture) if it cannot be drawn."""
+    from knowledge.lessons import load_concepts
+    from tutor.concept_map import draw
+
+    try:
+        progress = tutor.quiz.engine.progress(name, token or "")
+        rows, due = progress.concepts, set(progress.due)
+    except LearnerError:
+        rows, due = [], set()
+    key = repr(([(r["slug"], r["p_known"], r["attempts"]) for r in rows], sorted(due)))
+    drawn = _maps.get(key)
+    if drawn is None or not Path(drawn).exists():
+        path = artifact_store(tutor.settings).new_file("concept-map.png")
+        drawn = safely(lambda: draw(load_concepts(), rows, due, path), "concept map")
+        if drawn:
+            _maps[key] = drawn
+    return drawn
+
+
+_maps: dict[str, str] = {}  # learner state -> its drawn map (drawing takes a moment; states repeat)
+
+
 def export_progress(tutor: Tutor, name: str, token: str | None = None) -> tuple[str | None, str]:
     """The learner's own records as a JSON file (a fresh, unguessable path in the artifacts folder)."""
     store = tutor.quiz.engine.store

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only, no window
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from tools.trace import PipelineTrace  # noqa: E402
+from tools.trace import PipelineTrace
 
 STEPS_DRAWN = 4  # sampling steps in the probability chart
 LABEL = 14  # characters of a token label
@@ -28,7 +23,6 @@ def label(token: str) -> str:
 
 def save(fig: Figure, path: Path) -> str:
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return str(path)
 
 
@@ -61,7 +55,8 @@ def attention_figure(trace: PipelineTrace) -> Figure:
 def _layer_map(values: np.ndarray, rows: list[str], colours: str, unit: str, title: str) -> Figure:
     """A heat map with one column per layer, read left (first layer) to right (last)."""
     layers = values.shape[1]
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.3))
+    fig = Figure(figsize=(8.5, 0.32 * len(rows) + 1.3))
+    ax = fig.subplots()
     image = ax.imshow(values, aspect="auto", cmap=colours, vmin=0, vmax=1)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xticks(range(layers), [str(i) for i in range(1, layers + 1)], fontsize=7)
@@ -76,7 +71,8 @@ def matrix_figure(trace: PipelineTrace, layer: int) -> Figure:
     tokens = trace.stage("tokenization").data["tokens"]
     values = np.array(trace.layers[layer - 1].data["attention"]["matrix"])  # (T, T)
     size = min(0.35 * len(tokens) + 2.5, 10)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig = Figure(figsize=(size, size * 0.85))
+    ax = fig.subplots()
     image = ax.imshow(values, cmap="magma", vmin=0, vmax=1)
     names = [label(t) for t in tokens]
     ax.set_xticks(range(len(tokens)), names, rotation=60, ha="right", fontsize=7)
@@ -92,7 +88,8 @@ def sampling_figure(trace: PipelineTrace) -> Figure:
     """The first sampling steps: top candidates before (grey) and after (orange) temperature, top-k
     and top-p, the drawn token in bold."""
     steps = trace.stage("sampling").data["steps"][:STEPS_DRAWN]
-    fig, axes = plt.subplots(1, len(steps), figsize=(3.2 * len(steps), 2.6), squeeze=False)
+    fig = Figure(figsize=(3.2 * len(steps), 2.6))
+    axes = fig.subplots(1, len(steps), squeeze=False)
     for ax, step in zip(axes[0], steps, strict=True):
         after = {c["id"]: c["prob"] for c in step["after"]}
         cands = step["before"]
@@ -114,7 +111,8 @@ def embedding_figure(trace: PipelineTrace) -> Figure:
     """The prompt's token vectors on their two main axes (PCA of the embeddings)."""
     tokens = trace.stage("tokenization").data["tokens"]
     points = np.array(trace.stage("embedding").data["projection_2d"])  # (T, 2)
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
     ax.scatter(points[:, 0], points[:, 1], color="#1c7ed6")
     for (x, y), token in zip(points, tokens, strict=True):
         ax.annotate(label(token), (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
