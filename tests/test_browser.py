@@ -217,3 +217,21 @@ def test_a_guided_exchange_with_the_guide_me_switch(page, output_dir):
     text = page.locator("#chat").inner_text()
     assert "What a full answer says:" in text and "Sources from the lessons" in text
     page.screenshot(path=str(output_dir / "guided-explained.png"), full_page=True)
+
+
+def test_change_one_setting_and_compare_in_the_explorer(page, output_dir):
+    ask(page, "/demo text The capital of France is", until="every number above was measured")
+    page.wait_for_function("document.querySelector('#explorer-info').innerText.includes('Last run')")
+    assert "temperature" in page.locator("#explorer-info").inner_text()
+    page.locator("#knob input").click()
+    page.get_by_role("option", name="temperature").click()
+    page.locator("#knob-value textarea, #knob-value input").first.fill("1.8")
+    page.locator("#rerun").click()
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('only temperature changed')", timeout=120_000
+    )
+    chat = page.locator("#chat")
+    assert "Re-run with temperature = 1.8" in chat.inner_text()
+    chat.get_by_text("The first token of both runs").wait_for()
+    chat.get_by_text("The first token of both runs").scroll_into_view_if_needed()
+    page.locator("#chat").screenshot(path=str(output_dir / "explorer-compare.png"))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,7 +32,7 @@ from knowledge.quizbank import QuizItem
 from tools.artifacts import artifact_store
 from tools.config import ToolConfig
 from tools.trace import Fact, PipelineTrace
-from tools.views import Part, markdown, output_image, stage_table
+from tools.views import Part, compare_runs, markdown, output_image, side_by_side, stage_table
 
 Progress = Callable[[str], None]  # a short line for the learner while a long run goes on
 
@@ -57,6 +57,9 @@ class RunContext:
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.cancel.set()
         return self.cancel.is_set()
+
+
+KNOB_TYPES = (int, float, str, bool, int | None, float | None)
 
 
 class ToolError(Exception):
@@ -119,6 +122,19 @@ class Tool:
     def views(self, trace: PipelineTrace, folder: Path) -> list[Part]:
         """What the page shows of a finished run; pictures drawn here are written into `folder`."""
         return [markdown("stage table", lambda: stage_table(trace)), *output_image(trace)]
+
+    def knobs(self) -> list[str]:
+        """The arguments a learner may change to re-run and compare (default: every plain setting)."""
+        skip = {"prompt", "model", "mode", "compare_guidance"}
+        return [
+            name
+            for name, f in self.Args.model_fields.items()
+            if name not in skip and (f.annotation in KNOB_TYPES or get_origin(f.annotation) is Literal)
+        ]
+
+    def compare(self, a: PipelineTrace, b: PipelineTrace, folder: Path) -> list[Part]:
+        """Two runs that differ in one knob, side by side: what changed and what came out."""
+        return [markdown("comparison", lambda: compare_runs(a, b)), *side_by_side(a, b, folder)]
 
     def live(self, rows: list, folder: Path) -> list[Part]:
         """What the page shows while the run reports rows through `ctx.on_row`."""

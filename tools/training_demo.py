@@ -141,6 +141,9 @@ class TrainingDemoTool(Tool):
     def views(self, trace, folder):
         return views.views(trace, folder)
 
+    def compare(self, a, b, folder):
+        return [*super().compare(a, b, folder), views.compare_losses(a, b, folder)]
+
     def live(self, rows, folder):
         return views.live(rows, folder)
 

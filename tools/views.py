@@ -133,3 +133,35 @@ def output_image(trace) -> list[Part]:
     if not (isinstance(image, str) and image.endswith(".png")):
         return []
     return [picture("final image", lambda: image)]
+
+
+def compare_runs(a, b) -> str:
+    """What differs between two runs' settings, and each one's output and time, as a table."""
+    changed = [k for k in sorted(set(a.config) | set(b.config)) if a.config.get(k) != b.config.get(k)]
+    rows = ["| | run A | run B |", "|---|---|---|"]
+    rows += [f"| **{plain(k)}** | {code(a.config.get(k))} | {code(b.config.get(k))} |" for k in changed]
+    for name, pick in (("output", _output_text), ("time", lambda t: f"{t.total_ms / 1000:.1f} s")):
+        rows.append(f"| {name} | {pick(a)} | {pick(b)} |")
+    what = ", ".join(changed) or "nothing"
+    return f"#### Run A and run B: only {plain(what)} changed\n\n" + "\n".join(rows)
+
+
+def _output_text(trace) -> str:
+    text = trace.output.get("text")
+    return (
+        code(text, 80) if isinstance(text, str) else "the picture below" if trace.output.get("image") else "—"
+    )
+
+
+def side_by_side(a, b, folder: Path) -> list[Part]:
+    """The two runs' final pictures next to each other, when both made one."""
+    images = [t.output.get("image") for t in (a, b)]
+    if not all(isinstance(i, str) and i.endswith(".png") for i in images):
+        return []
+    return [
+        picture(
+            "side by side",
+            lambda: labelled_strip(images, ["run A", "run B"], folder / "a-b.png", size=192),
+            "Run A (left) and run B (right): the same prompt, one setting changed.",
+        )
+    ]

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from knowledge.store import Hit, KnowledgeStore
 from tools.markup import code
 from tools.registry import Registry
-from tutor import dialogue, run_facts
+from tutor import dialogue, explore, run_facts
 from tutor.agent import agent_stream
 from tutor.conversation import Conversation
 from tutor.events import (
@@ -173,6 +173,9 @@ class Tutor:
         command, _, rest = message.partition(" ")
         if command in ("/guide", "/more"):
             yield from (self.guide.command if command == "/guide" else self._more)(conv, rest.strip())
+            return
+        if command == "/rerun":
+            yield from explore.rerun(self, conv, rest, runs)
             return
         if conv.guiding is not None and dialogue.is_answer(message):
             yield from self.guide.reply(conv, message)

@@ -89,9 +89,20 @@ class ToolEnd:
     trace: object = None  # tools.trace.PipelineTrace
     error: str | None = None
     folder: str | None = None  # the run's artifacts folder: its pictures, and where views draw theirs
+    shown: bool = True  # False: the page closes the step but draws no trace (a comparison follows)
 
     def summary(self) -> dict:
         return {"name": self.name, "args": self.args, "ok": self.ok, "duration_ms": self.duration_ms}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs of one tool that differ in one setting, to be shown side by side (the tool's compare)."""
+
+    name: str
+    a: object  # tools.trace.PipelineTrace: the earlier run
+    b: object  # ...and the re-run
+    folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,7 @@ Event = (
     | ToolStart
     | ToolProgress
     | ToolEnd
+    | Comparison
     | QuizAsk
     | QuizResult
     | TurnDone

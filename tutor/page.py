@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from tutor import explore
 from tutor.chat import Tutor, build_tutor
 from tutor.conversation import Conversation
 from tutor.runner import SessionRuns
@@ -78,6 +79,7 @@ def _chat_layout() -> dict:
             scale=3,
         )
         clear = gr.Button("Clear chat", elem_id="clear", scale=1)
+    explorer = _explorer_layout()
     gr.Examples(EXAMPLES, inputs=box, label="Try asking")
     return {
         "name": name,
@@ -88,7 +90,19 @@ def _chat_layout() -> dict:
         "stop": stop,
         "clear": clear,
         "guided": guided,
+        **explorer,
     }
+
+
+def _explorer_layout() -> dict:
+    """Change one setting of the last demo and re-run: the two runs are shown side by side in the chat."""
+    with gr.Accordion("🔁 Change one setting of your last demo, and compare", open=True, elem_id="explorer"):
+        info = gr.Markdown(explore.NO_RUN, elem_id="explorer-info")
+        with gr.Row():
+            knob = gr.Dropdown(choices=[], label="Setting", elem_id="knob", interactive=True, scale=2)
+            value = gr.Textbox(label="New value", max_lines=1, elem_id="knob-value", scale=2)
+            rerun = gr.Button("Re-run and compare", elem_id="rerun", scale=1)
+    return {"explorer_info": info, "knob": knob, "knob_value": value, "rerun": rerun}
 
 
 def _progress_layout() -> dict:
@@ -134,7 +148,6 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     """Messages, quiz choices and the Stop button; each page session runs one demo at a time."""
     runs: dict[str, SessionRuns] = {}  # per page session: its one demo at a time and its Stop button
     chat, box, session, browser, name = (page[k] for k in ("chat", "box", "session", "browser", "name"))
-    who, panel = [name, browser], [page["mastery"], page["summary"]]
     show_progress = functools.partial(progress_view, tutor)
     show_map = functools.partial(map_view, tutor)
 
@@ -166,17 +179,40 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
         session_runs, conv = mine(request, guided, conv)
         yield from choose_option(tutor, messages, learner, conv, token, evt, session_runs)
 
+    def rerun(knob, value, messages, learner, conv: Conversation | None, token, guided, request: gr.Request):
+        session_runs, conv = mine(request, guided, conv)
+        said = f"Re-run with {knob} = {value}"
+        said_turn = respond(
+            tutor, f"/rerun {knob} {value}", messages, learner, conv, session_runs, token, said
+        )
+        for _, shown, state in said_turn:
+            yield shown, state
+
+    def explorer(conv: Conversation | None):
+        return explore.panel(tutor, conv)
+
     guided = page["guided"]
     for trigger in (box.submit, page["send"].click):
-        trigger(turn, [box, chat, name, session, browser, guided], [box, chat, session], api_name=False).then(
-            show_progress, who, panel, api_name=False
-        ).then(show_map, who, page["map"], api_name=False)
-    chat.option_select(option, [chat, name, session, browser, guided], [chat, session], api_name=False).then(
-        show_progress, who, panel, api_name=False
-    ).then(show_map, who, page["map"], api_name=False)
+        done = trigger(
+            turn, [box, chat, name, session, browser, guided], [box, chat, session], api_name=False
+        )
+        _after_turn(done, show_progress, show_map, explorer, page)
+    done = chat.option_select(option, [chat, name, session, browser, guided], [chat, session], api_name=False)
+    _after_turn(done, show_progress, show_map, explorer, page)
+    inputs = [page["knob"], page["knob_value"], chat, name, session, browser, guided]
+    done = page["rerun"].click(rerun, inputs, [chat, session], api_name=False)
+    _after_turn(done, show_progress, show_map, explorer, page)
     page["clear"].click(lambda: ("", []), None, [box, chat], api_name=False)
     page["stop"].click(stop_training, None, None, api_name=False, queue=False)
     demo.unload(closed)
+
+
+def _after_turn(done, show_progress, show_map, explorer, page: dict) -> None:
+    """After a turn: the progress summary, the explorer's settings, then the concept map (slowest)."""
+    who = [page["name"], page["browser"]]
+    done.then(show_progress, who, [page["mastery"], page["summary"]], api_name=False).then(
+        explorer, page["session"], [page["knob"], page["explorer_info"]], api_name=False
+    ).then(show_map, who, page["map"], api_name=False)
 
 
 def _wire_progress(tutor: Tutor, page: dict) -> None:

@@ -20,6 +20,7 @@ COMMANDS = {
     "/quiz": "/quiz [TOPIC | run | stop]: an adaptive quiz (also: *quiz me*, *quiz me on diffusion*)",
     "/guide": "/guide TOPIC: I ask, you answer, I guide (/guide on | off: always ask before explaining)",
     "/more": "/more simpler | example | deeper: the current topic again, another way",
+    "/rerun": "/rerun SETTING VALUE: your last demo again with one setting changed, side by side",
     "/help": "/help: this list",
 }
 EXPLAIN_EXAMPLES = [

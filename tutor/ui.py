@@ -19,6 +19,7 @@ from tutor.conversation import Conversation
 from tutor.events import (
     Citation,
     Citations,
+    Comparison,
     Notice,
     Options,
     QuizAsk,
@@ -163,6 +164,10 @@ class _Fold:
             self.step["content"] += f"\n\n… {plain(event.line)}"
         elif isinstance(event, ToolEnd):
             self.end(event)
+        elif isinstance(event, Comparison):
+            parts = self.registry.get(event.name).compare(event.a, event.b, self._folder(event.folder))
+            at = _at(self.messages, self.reply)
+            self.messages[at:at] = part_messages(parts)
         else:
             return False
         return True
@@ -189,7 +194,7 @@ class _Fold:
 
     def end(self, event: ToolEnd) -> None:
         self.close_step(event.ok, event.duration_ms / 1000)
-        if event.ok:
+        if event.ok and event.shown:
             at = _at(self.messages, self.reply)
             tool = self.registry.get(event.name)
             self.messages[at:at] = trace_messages(event.trace, tool, self._folder(event.folder))

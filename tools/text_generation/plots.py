@@ -107,6 +107,26 @@ def sampling_figure(trace: PipelineTrace) -> Figure:
     return fig
 
 
+def compare_figure(a: PipelineTrace, b: PipelineTrace, changed: list[str]) -> Figure:
+    """Step 1 of two runs side by side: the candidates before (grey) and after (orange) warping."""
+    fig = Figure(figsize=(7, 2.8))
+    axes = fig.subplots(1, 2, sharex=True)
+    for ax, name, trace in zip(axes, ("run A", "run B"), (a, b), strict=True):
+        step = trace.stage("sampling").data["steps"][0]
+        after = {c["id"]: c["prob"] for c in step["after"]}
+        cands = step["before"]
+        y = np.arange(len(cands))[::-1]
+        ax.barh(y + 0.2, [c["prob"] for c in cands], height=0.4, color="#adb5bd", label="before")
+        ax.barh(y - 0.2, [after.get(c["id"], 0.0) for c in cands], height=0.4, color="#e8590c", label="after")
+        ax.set_yticks(y, [label(c["token"]) for c in cands], fontsize=8)
+        setting = ", ".join(f"{k} {trace.config.get(k)}" for k in changed) or "same settings"
+        ax.set_title(f"{name} ({setting}): drew {label(step['chosen']['token'])}", fontsize=8)
+        ax.set_xlim(0, 1)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def embedding_figure(trace: PipelineTrace) -> Figure:
     """The prompt's token vectors on their two main axes (PCA of the embeddings)."""
     tokens = trace.stage("tokenization").data["tokens"]

@@ -186,6 +186,9 @@ class TextGenerationTool(Tool):
     def facts(self, trace):
         return views.facts(trace)
 
+    def compare(self, a, b, folder):
+        return [*super().compare(a, b, folder), views.compare_picture(a, b, folder)]
+
 
 def _tokenize(
     tok, args: TextGenerationArgs, clock: Clock, device: str, vocab: int

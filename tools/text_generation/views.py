@@ -101,6 +101,16 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     return parts
 
 
+def compare_picture(a: PipelineTrace, b: PipelineTrace, folder: Path) -> Part:
+    changed = [k for k in sorted(set(a.config) | set(b.config)) if a.config.get(k) != b.config.get(k)]
+    return picture(
+        "step 1 of both runs",
+        lambda: plots.save(plots.compare_figure(a, b, changed), folder / "compare-step-1.png"),
+        "The first token of both runs: the model's probabilities (grey) are the same, since the model "
+        "and prompt are; what the changed setting does to them before the draw is in orange.",
+    )
+
+
 def facts(trace: PipelineTrace) -> list[Fact]:
     """Each sampling step (the favourite, the token drawn) and each layer's top guess, measured."""
     out = [Fact(text=s.note, stage=s.name) for s in trace.stages]

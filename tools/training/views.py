@@ -77,6 +77,21 @@ def _samples(rows: list[EpochRow], path: Path) -> list[Part]:
     ]
 
 
+def compare_losses(a: PipelineTrace, b: PipelineTrace, folder: Path) -> Part:
+    """The two runs' loss curves on one chart."""
+    longest = max(a.training, b.training, key=len)
+
+    def draw() -> str:
+        series = {"run A": [r.loss for r in a.training], "run B": [r.loss for r in b.training]}
+        return line_chart(series, [r.epoch for r in longest], folder / "compare-loss.png", "loss", "epoch")
+
+    return picture(
+        "both loss curves",
+        draw,
+        "The loss per epoch of run A and run B: the same data and seed, one setting changed.",
+    )
+
+
 def layer_table(trace: PipelineTrace) -> str:
     rows = [
         "#### Prediction trace through the trained model's layers",

@@ -1,0 +1,71 @@
+"""Change one knob and compare: `/rerun KNOB VALUE` (the page's explorer sends it) runs the last demo
+again with one setting changed, then shows the two runs side by side (the tool's `compare`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from tools.base import ToolError
+from tools.markup import code
+from tutor.conversation import Conversation
+from tutor.events import Comparison, Event, Notice, TextDelta, ToolEnd
+
+NO_RUN = "Run a demo first (for example `/demo text The capital of France is`); its settings show up here."
+
+
+def panel(tutor, conv: Conversation | None):
+    """The explorer's setting choices and what the last run used (Gradio updates)."""
+    import gradio as gr
+
+    name, names, used = knobs(tutor, conv)
+    if name is None:
+        return gr.update(choices=[], value=None), NO_RUN
+    settings = ", ".join(f"{k} {code(v)}" for k, v in used.items())
+    return gr.update(choices=names, value=names[0]), f"Last run: **{name}** with {settings}."
+
+
+def knobs(tutor, conv: Conversation | None) -> tuple[str | None, list[str], dict]:
+    """The last run's tool, the settings a learner may change, and the values the run used."""
+    trace = conv.last_trace if conv is not None else None
+    if trace is None or trace.tool not in tutor.registry.classes:
+        return None, [], {}
+    names = tutor.registry.get(trace.tool).knobs()
+    return trace.tool, names, {k: trace.config.get(k) for k in names}
+
+
+def rerun(tutor, conv: Conversation, text: str, runs=None) -> Iterator[Event]:
+    name, names, used = knobs(tutor, conv)
+    knob, _, value = text.strip().partition(" ")
+    if name is None:
+        yield Notice(
+            "Run a demo first (for example `/demo text The capital of France is`), then change one "
+            "of its settings.",
+            "info",
+        )
+        return
+    if knob not in names:
+        yield Notice(
+            f"`/rerun` changes one of {', '.join(names)}: for example `/rerun {names[0]} ...`.", "info"
+        )
+        return
+    tool, a = tutor.registry.get(name), conv.last_trace
+    args = {k: v for k, v in a.config.items() if k in tool.Args.model_fields}
+    args[knob] = None if value.strip().casefold() in ("", "none", "default") else value.strip()
+    try:
+        args = tool.parse(args).model_dump()
+    except ToolError as e:
+        yield Notice(str(e), "warning")
+        return
+    yield TextDelta(
+        f"Run B: **{name}** again with **{knob}** = {code(args[knob])} (run A used {code(used[knob])}); "
+        "everything else the same.\n\n"
+    )
+    for event in tutor.runner.run(name, args, runs):
+        if isinstance(event, ToolEnd) and event.ok:
+            yield dataclasses.replace(event, shown=False)
+            yield Comparison(name, a, event.trace, event.folder)
+        else:
+            yield event
+            if isinstance(event, ToolEnd):
+                yield Notice(event.error, "error")
