@@ -198,7 +198,7 @@ def test_the_warped_probabilities_are_the_librarys(tool, sampled):
     ],
 )
 def test_auto_mode_continues_a_text_and_chats_with_a_question(prompt, mode):
-    from tools.text_generation.tool import resolve_mode
+    from tools.text_generation.prompting import resolve_mode
 
     assert resolve_mode(prompt, "auto", True)[0] == mode
     assert resolve_mode(prompt, "chat", True)[0] == "chat"  # asked for: as asked

@@ -71,3 +71,33 @@ def test_every_picture_has_a_caption_and_is_drawn(trace, tmp_path):
     assert len(pictures) >= 5 and all(p.caption for p in pictures)
     for part in pictures:
         assert part.draw().endswith(".png")
+
+
+def test_switching_off_a_head_changes_what_it_did_and_is_recorded(text_tool, tmp_path):
+    from tools.text_generation import ablation
+
+    args = {"prompt": "The capital of France is", "max_new_tokens": 2, "temperature": 0}
+    whole = text_tool(args)
+    off = text_tool({**args, "ablate": "layer 30"})
+    stage = off.stage("ablation")
+    assert stage.data["layer"] == 30 and stage.data["head"] is None and "layer 30" in stage.note
+    first = stage.data["tokens"][0]
+    assert first["token"] == whole.layers[-1].data["top"][0]["token"]  # the whole model's favourite
+    assert abs(first["whole"] - whole.layers[-1].data["top"][0]["prob"]) < 1e-3
+    assert first["switched_off"] != first["whole"]  # switching it off changed the prediction
+    # the rest of the run is the ablated model's: its last lens row is the switched-off distribution
+    assert (
+        abs(off.layers[-1].data["top"][0]["prob"] - max(t["switched_off"] for t in stage.data["tokens"]))
+        < 1e-3
+    )
+    cells = plots.ablation_figure(off).axes[0].patches
+    assert [round(b.get_width(), 5) for b in cells[: len(stage.data["tokens"])]] == [
+        t["whole"] for t in stage.data["tokens"]
+    ]
+    one_head = text_tool({**args, "ablate": "layer 2 head 3"}).stage("ablation").data
+    assert one_head["head"] == 3 and one_head["layer"] == 2
+    model, _ = text_tool.model(None, "cpu")
+    for bad in ("layer 31", "layer 2 head 10", "head 3"):
+        with pytest.raises(Exception, match="layer"):
+            ablation.parse(bad, model)
+    assert any(p.what == "ablation" for p in views.views(off, tmp_path))

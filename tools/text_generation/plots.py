@@ -127,6 +127,27 @@ def compare_figure(a: PipelineTrace, b: PipelineTrace, changed: list[str]) -> Fi
     return fig
 
 
+def ablation_figure(trace: PipelineTrace) -> Figure:
+    """The prompt's next-token probabilities from the whole model (grey) and with a part off (red)."""
+    data = trace.stage("ablation").data
+    rows = data["tokens"]
+    fig = Figure(figsize=(5.5, 0.35 * len(rows) + 1.2))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y + 0.2, [r["whole"] for r in rows], height=0.4, color="#adb5bd", label="whole model")
+    ax.barh(y - 0.2, [r["switched_off"] for r in rows], height=0.4, color="#e03131", label="switched off")
+    ax.set_yticks(y, [label(r["token"]) for r in rows], fontsize=8)
+    ax.set_xlim(0, 1)
+    off = (
+        f"head {data['head']} of layer {data['layer']}"
+        if data["head"]
+        else f"layer {data['layer']}'s attention"
+    )
+    ax.set_title(f"Next token, with and without {off}", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
 def embedding_figure(trace: PipelineTrace) -> Figure:
     """The prompt's token vectors on their two main axes (PCA of the embeddings)."""
     tokens = trace.stage("tokenization").data["tokens"]

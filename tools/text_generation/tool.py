@@ -10,7 +10,7 @@ temperature 0 it picks the argmax each step and so matches greedy `generate`.
 
 from __future__ import annotations
 
-import re
+import contextlib
 from pathlib import Path
 from typing import Literal
 
@@ -19,28 +19,12 @@ from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
 from tools.embedded_model import MODEL_NAME, cached_model_dir
-from tools.text_generation import questions, views
+from tools.text_generation import ablation, questions, views
+from tools.text_generation.prompting import resolve_mode
 from tools.trace import Clock, LayerRow, PipelineTrace, Stage, TensorInfo
 
 TOP_N = 5  # candidates recorded per step and per layer
 MATRIX_TOKENS = 48  # prompts up to this many tokens keep every layer's whole attention matrix
-# a prompt that asks (a question) or instructs (an imperative) is a message for the assistant
-INSTRUCTION = re.compile(
-    r"^\W*(?:write|tell|explain|describe|give|list|name|summari[sz]e|translate|create|compose|generate|"
-    r"make|show|please|can|could|would|what|why|how|who|when|where|which|is|are|do|does)\b",
-    re.I,
-)
-
-
-def resolve_mode(prompt: str, mode: str, has_template: bool) -> tuple[str, str]:
-    """The mode to run in, and why (the trace says both)."""
-    if not has_template:
-        return "continue", "this model has no chat template, so the prompt is continued as raw text"
-    if mode != "auto":
-        return mode, f"{mode} mode was asked for"
-    if prompt.rstrip().endswith("?") or INSTRUCTION.match(prompt):
-        return "chat", "the prompt reads as a question or an instruction, so it went in as a chat message"
-    return "continue", "the prompt reads as the start of a text, so the model continued it as raw text"
 
 
 class TextGenerationArgs(BaseModel):
@@ -61,6 +45,12 @@ class TextGenerationArgs(BaseModel):
     )
     model: str | None = Field(
         None, description="A transformers model id or local path; default: embedded SmolLM2."
+    )
+    ablate: str | None = Field(
+        None,
+        max_length=40,
+        description="Switch off attention to see what it did: 'layer 12' (all its heads) or "
+        "'layer 12 head 3'.",
     )
 
 
@@ -106,6 +96,7 @@ class TextGenerationTool(Tool):
         "transformer layers": "transformer",
         "sampling": "sampling",
         "detokenization": "detokenization",
+        "ablation": "attention",
     }
     description = (
         "Run a real language model on a prompt and show how it works inside: tokens, embeddings, the "
@@ -153,12 +144,15 @@ class TextGenerationTool(Tool):
         ctx.progress("loading the model")
         model, tok = self.model(args.model, ctx.device)
         ids, tokenization = _tokenize(tok, args, clock, ctx.device, model.config.vocab_size)
+        ablate = ablation.parse(args.ablate, model) if args.ablate else None
+        extra = [ablation.stage(model, tok, ids, *ablate, clock)] if ablate else []
         ctx.progress("reading the prompt through every layer")
         embeds, embedding = _embed(model, ids, clock)
         tokens = tokenization.data["tokens"]
-        out, layers, reading = _read_layers(model, tok, ids, embeds, tokens, clock)
-        ctx.progress("sampling tokens")
-        new_ids, sampling = _sample(model, tok, out, args, ctx, clock)
+        with ablation.switched_off(model, *ablate) if ablate else contextlib.nullcontext():
+            out, layers, reading = _read_layers(model, tok, ids, embeds, tokens, clock)
+            ctx.progress("sampling tokens")
+            new_ids, sampling = _sample(model, tok, out, args, ctx, clock)
         text, detokenization = _detokenize(tok, new_ids, clock)
         return PipelineTrace(
             tool=self.name,
@@ -168,7 +162,7 @@ class TextGenerationTool(Tool):
             seed=args.seed,
             config=args.model_dump(),
             versions={"torch": torch.__version__, "transformers": transformers.__version__},
-            stages=[tokenization, embedding, reading, sampling, detokenization],
+            stages=[tokenization, *extra, embedding, reading, sampling, detokenization],
             layers=layers,
             output={"text": text},
             key_insight=_insight(

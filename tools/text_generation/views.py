@@ -98,6 +98,16 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
         ),
         markdown("logit-lens table", lambda: lens_table(trace)),
     ]
+    if any(s.name == "ablation" for s in trace.stages):
+        parts.insert(
+            2,
+            picture(
+                "ablation",
+                lambda: drawn("ablation", lambda: plots.ablation_figure(trace)),
+                "Grey: the next-token probabilities of the whole model; red: with that attention switched "
+                "off. Where the bars differ, the switched-off part was doing work for this prompt.",
+            ),
+        )
     return parts
 
 
