@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from knowledge.store import Hit, KnowledgeStore
 from tools.markup import code
 from tools.registry import Registry
-from tutor import dialogue, explore, run_facts
+from tutor import dialogue, explore, predict, run_facts
 from tutor.agent import agent_stream
 from tutor.conversation import Conversation
 from tutor.events import (
@@ -174,8 +174,8 @@ class Tutor:
         if command in ("/guide", "/more"):
             yield from (self.guide.command if command == "/guide" else self._more)(conv, rest.strip())
             return
-        if command == "/rerun":
-            yield from explore.rerun(self, conv, rest, runs)
+        if command in ("/rerun", "/predict", "/reveal"):
+            yield from self._experiment(command, rest, conv, runs)
             return
         if conv.guiding is not None and dialogue.is_answer(message):
             yield from self.guide.reply(conv, message)
@@ -208,7 +208,7 @@ class Tutor:
             yield from run_facts.about_run(self, conv, message)
             return
         elif kind == "demo":
-            yield from self._demo(intent.detail, {"prompt": intent.text}, runs)
+            yield from self._demo(intent.detail, {"prompt": intent.text}, conv, runs)
             return
         else:
             yield from self._explain(message, intent.hits, conv)
@@ -226,7 +226,7 @@ class Tutor:
         elif route.kind == "compare":
             yield from self._compare(route.tool, route.text, runs)
         elif route.kind == "tool":
-            yield from self._demo(route.tool, {"prompt": route.text}, runs)
+            yield from self._demo(route.tool, {"prompt": route.text}, conv, runs)
         else:
             hits = self.store.search(route.text, k=self.settings.retrieval_k)
             timings["retrieval_ms"] = _ms(start)
@@ -267,7 +267,7 @@ class Tutor:
         yield Citations(answer.citations)
         yield Options(answer.options)
 
-    def _demo(self, name: str, args: dict, runs: SessionRuns | None = None) -> Iterator[Event]:
+    def _demo(self, name: str, args: dict, conv: Conversation, runs=None) -> Iterator[Event]:
         """Routing policy: run the tool; the run's own key insight is the prose."""
         for event in self.runner.run(name, args, runs):
             yield event
@@ -275,11 +275,21 @@ class Tutor:
                 if event.ok:
                     yield TextDelta(
                         f"That was a real run of **{name}** on your prompt; every number above was measured "
-                        "in it. Ask me about any stage (*why did it pick that word?*), or run it again with "
-                        "another prompt."
+                        "in it. Ask me about any stage (*why did it pick that word?*), change one setting "
+                        "in the explorer under the chat, or run it again with another prompt."
                     )
+                    yield Options(predict.offer(conv))  # the trace is the conversation's last run now
                 else:
                     yield Notice(event.error, level="error")
+
+    def _experiment(self, command: str, rest: str, conv: Conversation, runs) -> Iterator[Event]:
+        """Change one setting of the last run: directly, or after the learner predicted the outcome."""
+        if command == "/rerun":
+            yield from explore.rerun(self, conv, rest, runs)
+        elif command == "/predict":
+            yield from predict.ask(conv)
+        else:
+            yield from predict.reveal(self, conv, rest, runs)
 
     def _compare(self, name: str, prompt: str, runs: SessionRuns | None = None) -> Iterator[Event]:
         """A tool and its counterpart on one prompt, then what each let us observe."""

@@ -21,6 +21,7 @@ COMMANDS = {
     "/guide": "/guide TOPIC: I ask, you answer, I guide (/guide on | off: always ask before explaining)",
     "/more": "/more simpler | example | deeper: the current topic again, another way",
     "/rerun": "/rerun SETTING VALUE: your last demo again with one setting changed, side by side",
+    "/predict": "/predict: guess what one change to your last demo will do, then see it run",
     "/help": "/help: this list",
 }
 EXPLAIN_EXAMPLES = [
