@@ -235,3 +235,28 @@ def test_change_one_setting_and_compare_in_the_explorer(page, output_dir):
     chat.get_by_text("The first token of both runs").wait_for()
     chat.get_by_text("The first token of both runs").scroll_into_view_if_needed()
     page.locator("#chat").screenshot(path=str(output_dir / "explorer-compare.png"))
+
+
+def test_a_first_visit_opens_the_tour_and_a_finished_tour_stays_closed(browser, page_url, output_dir):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(page_url)
+    page.get_by_text("1. Ask").first.wait_for()
+    steps = page.locator("#tour-steps")
+    steps.get_by_text("Type a question in the box under the chat").wait_for()
+    page.locator("#tour").screenshot(path=str(output_dir / "tour.png"))
+    for i in range(3):
+        page.locator(f"#tour-next-{i}").click()
+    steps.get_by_text("Type your name at the top").wait_for()
+    page.locator("#tour-next-3").click()  # Start
+    page.wait_for_function(
+        "!document.querySelector('#tour-steps') || !document.querySelector('#tour-steps').offsetParent"
+    )
+    page.reload()
+    page.locator("#message textarea").wait_for()
+    time.sleep(1)
+    assert not page.get_by_text("Type a question in the box under the chat").first.is_visible()  # remembered
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone-width window: still usable
+    ask(page, "What is a token?", until="Sources from the lessons")
+    page.screenshot(path=str(output_dir / "phone-width.png"), full_page=False)
+    context.close()

@@ -44,15 +44,61 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
             f"Model: **{tutor.backend.description}** · device: **{settings.torch_device()}**",
             elem_id="backend-info",
         )
+        tour = _tour()
         page = _chat_layout()
         page.update(_progress_layout())
         # The browser's own random id, kept in its local storage: with the name it identifies the learner,
         # so typing someone else's name in another browser never shows their progress.
         page["browser"] = gr.BrowserState(None, storage_key="genai-tutor-learner")
         demo.load(lambda token: token or uuid.uuid4().hex, page["browser"], page["browser"], api_name=False)
+        toured = gr.BrowserState(False, storage_key="genai-tutor-toured")
+        demo.load(lambda seen: gr.update(open=not seen), toured, tour["box"], api_name=False)
+        tour["done"].click(lambda: (True, gr.update(open=False)), None, [toured, tour["box"]], api_name=False)
         _wire_chat(demo, tutor, page)
         _wire_progress(tutor, page)
     return demo
+
+
+TOUR = [
+    (
+        "1. Ask",
+        "Type a question in the box under the chat, for example *What does temperature do?* Under each "
+        "answer: **Simpler**, **An example**, **Deeper**, **Quiz me on this** and, when a live demo fits, "
+        "**Show me (demo)**. Tick **Guide me** under the box and I ask you a question before I explain.",
+    ),
+    (
+        "2. Watch a model",
+        "Type `/demo text The capital of France is` (or click **Show me (demo)**): a real model runs and "
+        "every step is drawn, each picture with a line saying what to look at. Then ask about the run: "
+        "*why did it pick that word?*",
+    ),
+    (
+        "3. Change one thing",
+        "The explorer under the chat runs your last demo again with one setting changed (temperature, "
+        "guidance, seed...) and shows both runs side by side. **Predict, then reveal** asks you first.",
+    ),
+    (
+        "4. Keep your progress",
+        "Type your name at the top, then *quiz me*. Your mastery per concept and your concept map are at "
+        "the bottom of the page; reviews come back when they are due.",
+    ),
+]
+
+
+def _tour() -> dict:
+    """A four-step tour of the page, open on a first visit (the browser remembers it was taken)."""
+    with (
+        gr.Accordion("👋 First time here? A one-minute tour", open=False, elem_id="tour") as box,
+        gr.Walkthrough(selected=0, elem_id="tour-steps") as steps,
+    ):
+        for i, (title, text) in enumerate(TOUR):
+            with gr.Step(title, id=i):
+                gr.Markdown(text)
+                last = i == len(TOUR) - 1
+                button = gr.Button("Start" if last else "Next", size="sm", elem_id=f"tour-next-{i}")
+                if not last:
+                    button.click(lambda n=i + 1: gr.Walkthrough(selected=n), None, steps, api_name=False)
+    return {"box": box, "done": button}
 
 
 def _chat_layout() -> dict:
