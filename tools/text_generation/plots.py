@@ -84,6 +84,20 @@ def matrix_figure(trace: PipelineTrace, layer: int) -> Figure:
     return fig
 
 
+def candidate_bars(ax, step: dict) -> None:
+    """One sampling step's top candidates: before (grey) and after (orange) warping, the drawn in bold."""
+    after = {c["id"]: c["prob"] for c in step["after"]}
+    cands = step["before"]
+    y = np.arange(len(cands))[::-1]
+    ax.barh(y + 0.2, [c["prob"] for c in cands], height=0.4, color="#adb5bd", label="before")
+    ax.barh(y - 0.2, [after.get(c["id"], 0.0) for c in cands], height=0.4, color="#e8590c", label="after")
+    ax.set_yticks(y, [label(c["token"]) for c in cands], fontsize=8)
+    for tick, cand in zip(ax.get_yticklabels(), cands, strict=True):
+        if cand["id"] == step["chosen"]["id"]:
+            tick.set_fontweight("bold")
+    ax.set_xlim(0, 1)
+
+
 def sampling_figure(trace: PipelineTrace) -> Figure:
     """The first sampling steps: top candidates before (grey) and after (orange) temperature, top-k
     and top-p, the drawn token in bold."""
@@ -91,16 +105,7 @@ def sampling_figure(trace: PipelineTrace) -> Figure:
     fig = Figure(figsize=(3.2 * len(steps), 2.6))
     axes = fig.subplots(1, len(steps), squeeze=False)
     for ax, step in zip(axes[0], steps, strict=True):
-        after = {c["id"]: c["prob"] for c in step["after"]}
-        cands = step["before"]
-        y = np.arange(len(cands))[::-1]
-        ax.barh(y + 0.2, [c["prob"] for c in cands], height=0.4, color="#adb5bd", label="before")
-        ax.barh(y - 0.2, [after.get(c["id"], 0.0) for c in cands], height=0.4, color="#e8590c", label="after")
-        ax.set_yticks(y, [label(c["token"]) for c in cands], fontsize=8)
-        for tick, cand in zip(ax.get_yticklabels(), cands, strict=True):
-            if cand["id"] == step["chosen"]["id"]:
-                tick.set_fontweight("bold")
-        ax.set_xlim(0, 1)
+        candidate_bars(ax, step)
         ax.set_title(f"step {step['step']}: drew {label(step['chosen']['token'])}", fontsize=9)
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -113,15 +118,9 @@ def compare_figure(a: PipelineTrace, b: PipelineTrace, changed: list[str]) -> Fi
     axes = fig.subplots(1, 2, sharex=True)
     for ax, name, trace in zip(axes, ("run A", "run B"), (a, b), strict=True):
         step = trace.stage("sampling").data["steps"][0]
-        after = {c["id"]: c["prob"] for c in step["after"]}
-        cands = step["before"]
-        y = np.arange(len(cands))[::-1]
-        ax.barh(y + 0.2, [c["prob"] for c in cands], height=0.4, color="#adb5bd", label="before")
-        ax.barh(y - 0.2, [after.get(c["id"], 0.0) for c in cands], height=0.4, color="#e8590c", label="after")
-        ax.set_yticks(y, [label(c["token"]) for c in cands], fontsize=8)
+        candidate_bars(ax, step)
         setting = ", ".join(f"{k} {trace.config.get(k)}" for k in changed) or "same settings"
         ax.set_title(f"{name} ({setting}): drew {label(step['chosen']['token'])}", fontsize=8)
-        ax.set_xlim(0, 1)
     axes[0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
