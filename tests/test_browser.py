@@ -180,7 +180,19 @@ def test_an_image_is_generated_in_the_page(page, output_dir):
     chat.get_by_text("image_generation finished").wait_for()
     assert chat.locator("img").count() >= 2  # the step strip and the final image
     assert "denoising" in chat.inner_text() and "Key insight" in chat.inner_text()
+    assert "guidance 7.5" in chat.inner_text() or chat.get_by_text("four guidance scales").count()
     page.screenshot(path=str(output_dir / "image-demo.png"), full_page=True)
+    # the explorer's slider scrubs through the denoising steps
+    scrub = page.locator("#scrub")
+    scrub.wait_for()
+    frame = page.locator("#frame")
+    page.wait_for_function("document.querySelector('#frame').innerText.includes('step 25')")
+    number = scrub.locator("input[type=number]")
+    number.fill("5")
+    number.press("Enter")
+    page.wait_for_function("document.querySelector('#frame').innerText.includes('step 5:')")
+    assert frame.locator("img").count() == 1
+    page.locator("#explorer").screenshot(path=str(output_dir / "scrub-step-5.png"))
 
 
 HOSTILE = "<img src=x onerror=alert(1)><b>bold</b>"

@@ -136,6 +136,11 @@ class Tool:
         """Two runs that differ in one knob, side by side: what changed and what came out."""
         return [markdown("comparison", lambda: compare_runs(a, b)), *side_by_side(a, b, folder)]
 
+    def frames(self, trace: PipelineTrace) -> list[tuple[str, str]]:
+        """Pictures of the run in order, each with a label, for the page's slider (default: previews)."""
+        previews = trace.output.get("previews") or []
+        return [(p, f"step {i}") for i, p in enumerate(previews, 1) if isinstance(p, str)]
+
     def live(self, rows: list, folder: Path) -> list[Part]:
         """What the page shows while the run reports rows through `ctx.on_row`."""
         return []

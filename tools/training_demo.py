@@ -141,6 +141,13 @@ class TrainingDemoTool(Tool):
     def views(self, trace, folder):
         return views.views(trace, folder)
 
+    def frames(self, trace):
+        return [
+            (r.metrics["sample"], f"after epoch {r.epoch}: loss {r.loss:.4f}")
+            for r in trace.training
+            if str(r.metrics.get("sample", "")).endswith(".png")
+        ]
+
     def compare(self, a, b, folder):
         return [*super().compare(a, b, folder), views.compare_losses(a, b, folder)]
 

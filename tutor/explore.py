@@ -15,14 +15,44 @@ NO_RUN = "Run a demo first (for example `/demo text The capital of France is`); 
 
 
 def panel(tutor, conv: Conversation | None):
-    """The explorer's setting choices and what the last run used (Gradio updates)."""
+    """The explorer's setting choices, what the last run used, and its pictures' slider (the last
+    one shown): Gradio updates."""
     import gradio as gr
 
     name, names, used = knobs(tutor, conv)
     if name is None:
-        return gr.update(choices=[], value=None), NO_RUN
+        hidden = gr.update(visible=False)
+        return gr.update(choices=[], value=None), NO_RUN, hidden, hidden
     settings = ", ".join(f"{k} {code(v)}" for k, v in used.items())
-    return gr.update(choices=names, value=names[0]), f"Last run: **{name}** with {settings}."
+    pictures = tutor.registry.get(name).frames(conv.last_trace)
+    if len(pictures) < 2:  # nothing to scrub through
+        hidden = gr.update(visible=False)
+        return (
+            gr.update(choices=names, value=names[0]),
+            f"Last run: **{name}** with {settings}.",
+            hidden,
+            hidden,
+        )
+    path, label = pictures[-1]
+    slider = gr.update(visible=True, minimum=1, maximum=len(pictures), value=len(pictures), step=1)
+    return (
+        gr.update(choices=names, value=names[0]),
+        f"Last run: **{name}** with {settings}.",
+        slider,
+        gr.update(visible=True, value=path, label=label),
+    )
+
+
+def frame(tutor, conv: Conversation | None, n: float):
+    """The last run's n-th picture (1-based) under the slider, with its label."""
+    import gradio as gr
+
+    name, _, _ = knobs(tutor, conv)
+    pictures = tutor.registry.get(name).frames(conv.last_trace) if name else []
+    if not pictures:
+        return gr.update()
+    path, label = pictures[min(max(int(n), 1), len(pictures)) - 1]
+    return gr.update(value=path, label=label)
 
 
 def knobs(tutor, conv: Conversation | None) -> tuple[str | None, list[str], dict]:

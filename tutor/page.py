@@ -148,7 +148,18 @@ def _explorer_layout() -> dict:
             knob = gr.Dropdown(choices=[], label="Setting", elem_id="knob", interactive=True, scale=2)
             value = gr.Textbox(label="New value", max_lines=1, elem_id="knob-value", scale=2)
             rerun = gr.Button("Re-run and compare", elem_id="rerun", scale=1)
-    return {"explorer_info": info, "knob": knob, "knob_value": value, "rerun": rerun}
+        scrub = gr.Slider(
+            1, 2, value=1, step=1, label="Scrub through the run", visible=False, elem_id="scrub"
+        )
+        frame = gr.Image(type="filepath", interactive=False, visible=False, elem_id="frame", height=280)
+    return {
+        "explorer_info": info,
+        "knob": knob,
+        "knob_value": value,
+        "rerun": rerun,
+        "scrub": scrub,
+        "frame": frame,
+    }
 
 
 def _progress_layout() -> dict:
@@ -237,6 +248,10 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     def explorer(conv: Conversation | None):
         return explore.panel(tutor, conv)
 
+    page["scrub"].change(
+        lambda conv, n: explore.frame(tutor, conv, n), [session, page["scrub"]], page["frame"], api_name=False
+    )
+
     guided = page["guided"]
     for trigger in (box.submit, page["send"].click):
         done = trigger(
@@ -257,7 +272,10 @@ def _after_turn(done, show_progress, show_map, explorer, page: dict) -> None:
     """After a turn: the progress summary, the explorer's settings, then the concept map (slowest)."""
     who = [page["name"], page["browser"]]
     done.then(show_progress, who, [page["mastery"], page["summary"]], api_name=False).then(
-        explorer, page["session"], [page["knob"], page["explorer_info"]], api_name=False
+        explorer,
+        page["session"],
+        [page["knob"], page["explorer_info"], page["scrub"], page["frame"]],
+        api_name=False,
     ).then(show_map, who, page["map"], api_name=False)
 
 

@@ -72,15 +72,7 @@ class ImageGenerationTool(Tool):
     name = "image_generation"
     command = "image"
     counterpart = "image_api"  # the same job done by a hosted service: `/demo compare PROMPT`
-    concepts = {
-        "tokenization": "tokenization",
-        "text_encoding": "text-encoder",
-        "initial_noise": "diffusion-models",
-        "denoising": "diffusion-models",
-        "guidance": "classifier-free-guidance",
-        "final_image": "image-generation",
-        "guidance_comparison": "classifier-free-guidance",
-    }
+    concepts = views.CONCEPTS
     description = (
         "Generate an image from a text prompt with a real diffusion model and show how it works inside: "
         "tokens, text embeddings, the starting noise, every denoising step with the noise level and the "
@@ -190,6 +182,13 @@ class ImageGenerationTool(Tool):
 
     def facts(self, trace):
         return views.facts(trace)
+
+    def frames(self, trace):
+        steps = trace.stage("denoising").data["steps"]
+        return [
+            (r["sample_preview"], f"step {r['step']}: t={r['timestep']:g}, sigma={r['sigma']:.3g}")
+            for r in steps
+        ]
 
     def observed(self, trace):
         return {**super().observed(trace), **views.observed(trace)}

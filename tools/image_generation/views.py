@@ -18,6 +18,24 @@ from tools.views import (
     tokens_line,
 )
 
+CONCEPTS = {  # the concept of the map each stage shows
+    "tokenization": "tokenization",
+    "text_encoding": "text-encoder",
+    "initial_noise": "diffusion-models",
+    "denoising": "diffusion-models",
+    "guidance": "classifier-free-guidance",
+    "final_image": "image-generation",
+    "guidance_comparison": "classifier-free-guidance",
+}
+
+
+def frames(trace: PipelineTrace) -> list[tuple[str, str]]:
+    """Every denoising step's sample, labelled, for the page's slider."""
+    steps = trace.stage("denoising").data["steps"]
+    return [
+        (r["sample_preview"], f"step {r['step']}: t={r['timestep']:g}, sigma={r['sigma']:.3g}") for r in steps
+    ]
+
 
 def denoising_table(trace: PipelineTrace, shown: int = 12) -> str:
     """Every denoising step (at most `shown`, evenly spaced): timestep, noise level, guidance, time."""
