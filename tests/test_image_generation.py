@@ -24,7 +24,15 @@ from tools.base import ToolError
 from tools.diffusion_pipeline import MAX_TOKENS, ShapesDiffusionPipeline, load_pipeline, load_text_encoder
 from tools.image_generation import ImageGenerationTool
 
-STAGES = ["tokenization", "text_encoding", "initial_noise", "denoising", "guidance", "final_image"]
+STAGES = [
+    "tokenization",
+    "text_encoding",
+    "initial_noise",
+    "denoising",
+    "guidance",
+    "final_image",
+    "cross_attention",
+]
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +316,18 @@ def test_bad_model_and_bad_arguments_are_clear_errors(tool, tmp_path):
         tool({"prompt": "a red circle", "steps": 0})
     with pytest.raises(ToolError, match="scheduler"):
         tool({"prompt": "a red circle", "scheduler": "heun"})
+
+
+def test_word_maps_light_up_where_each_word_was_drawn(tool):
+    trace = tool({"prompt": "a red circle on a white background", "steps": 12, "compare_guidance": False})
+    data = trace.stage("cross_attention").data
+    assert data["words"] == ["a", "red", "circle", "on", "a", "white", "background"]
+    assert len(data["maps"]) == len(data["words"]) and all(Path(p).is_file() for p in data["maps"])
+    pixels = np.asarray(Image.open(trace.output["image"]).convert("RGB"))[::8, ::8].astype(int)  # 32 x 32
+    shape = (pixels[..., 0] - pixels[..., 1:].mean(-1)) > 80  # the red pixels: where the circle is
+    assert 20 < shape.sum() < 32 * 32 - 20
+    grid = {w: np.array(g) for w, g in zip(data["words"], data["grids"], strict=True)}
+    inside = {w: g[shape].mean() for w, g in grid.items()}
+    outside = {w: g[~shape].mean() for w, g in grid.items()}
+    assert inside["red"] > outside["red"]  # "red" was read where the red shape is
+    assert inside["background"] < outside["background"]  # "background" everywhere else

@@ -74,10 +74,11 @@ class _Observer:
         return {}
 
 
-def observed_run(pipe, args, noise: torch.Tensor, generator, ctx: RunContext):
-    """Run the pipeline unchanged while hooks and the step callback record what happens inside."""
+def observed_run(pipe, args, noise: torch.Tensor, generator, ctx: RunContext, watchers=()):
+    """Run the pipeline unchanged while hooks and the step callback record what happens inside;
+    `watchers` attach hooks of their own (e.g. the cross-attention word maps)."""
     observer = _Observer(pipe, args, noise, ctx)
-    hooks = observer.attach()
+    hooks = observer.attach() + [h for w in watchers for h in w.attach()]
     try:
         image = pipe(
             prompt=args.prompt,

@@ -25,17 +25,12 @@ from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
 from tools.denoising_readout import fit_latent_to_rgb, preview, rms
-from tools.image_generation import questions, views
+from tools.image_generation import questions, views, word_maps
 from tools.image_generation.observer import observed_run
+from tools.image_generation.schedulers import set_scheduler
 from tools.image_generation.sweep import guidance_sweep
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
-SCHEDULERS = {  # name -> diffusers class name
-    "ddim": "DDIMScheduler",
-    "ddpm": "DDPMScheduler",
-    "euler": "EulerDiscreteScheduler",
-    "euler_ancestral": "EulerAncestralDiscreteScheduler",
-}
 VIEW_PX = 256  # small images are enlarged (nearest neighbour) to at least this for viewing
 
 
@@ -134,11 +129,12 @@ class ImageGenerationTool(Tool):
         clock = Clock()
         ctx.progress("loading the diffusion pipeline")
         pipe = self.pipeline(args.model, ctx.device)
-        _set_scheduler(pipe, args.scheduler)
+        set_scheduler(pipe, args.scheduler)
         tokenization = _tokenize(pipe, args.prompt, clock)
         noise, noise_ms, generator = _initial_noise(pipe, args.seed, ctx.device, clock)
         ctx.progress(f"denoising with {type(pipe.scheduler).__name__}")
-        image, seen = observed_run(pipe, args, noise, generator, ctx)
+        maps = word_maps.WordMaps(pipe, pipe.unet.config.sample_size)
+        image, seen = observed_run(pipe, args, noise, generator, ctx, [maps])
         denoising = _denoising(pipe, seen["steps"], image, noise, ctx.folder)
         final = _final_image(pipe, image, seen["decode_ms"], args, noise.shape, ctx.folder)
         stages = [
@@ -148,6 +144,7 @@ class ImageGenerationTool(Tool):
             denoising,
             _guidance(seen["steps"], args.guidance_scale),
             final,
+            word_maps.stage(maps, tokenization.data["tokens"], image, ctx.folder),
         ]
         if args.compare_guidance and args.model is None:
             ctx.progress("the same seed at other guidance scales")
@@ -196,16 +193,6 @@ class ImageGenerationTool(Tool):
 
 def _is_latent(pipe) -> bool:
     return getattr(pipe, "vae", None) is not None  # Stable Diffusion denoises VAE latents, ours pixels
-
-
-def _set_scheduler(pipe, name: str) -> None:
-    import diffusers
-
-    cls = getattr(diffusers, SCHEDULERS[name])
-    if cls not in pipe.scheduler.compatibles:
-        raise ToolError(f"This pipeline's {type(pipe.scheduler).__name__} cannot be swapped for {name}.")
-    if not isinstance(pipe.scheduler, cls):
-        pipe.scheduler = cls.from_config(pipe.scheduler.config)
 
 
 def _tokenize(pipe, prompt: str, clock: Clock) -> Stage:

@@ -26,6 +26,7 @@ CONCEPTS = {  # the concept of the map each stage shows
     "guidance": "classifier-free-guidance",
     "final_image": "image-generation",
     "guidance_comparison": "classifier-free-guidance",
+    "cross_attention": "text-encoder",
 }
 
 
@@ -71,6 +72,11 @@ def strip(trace: PipelineTrace, key: str, path: Path, shown: int = 8) -> str:
     return labelled_strip([r[key] for r in picks], labels, path)
 
 
+def word_strip(trace: PipelineTrace, path: Path) -> str:
+    data = trace.stage("cross_attention").data
+    return labelled_strip([data["image"], *data["maps"]], ["the image", *data["words"]], path, size=104)
+
+
 def guidance_strip(trace: PipelineTrace, path: Path) -> str:
     data = trace.stage("guidance_comparison").data
     labels = [
@@ -101,6 +107,16 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
         ),
         *output_image(trace),
     ]
+    if any(s.name == "cross_attention" and s.data["maps"] for s in trace.stages):
+        parts.append(
+            picture(
+                "word maps",
+                lambda: word_strip(trace, folder / "words.png"),
+                "Which pixels read which word (bright: most attention from the U-Net's cross-attention, "
+                "summed over its layers and all steps), beside the image. Compare where the colour and "
+                "shape words are bright with where the shape is.",
+            )
+        )
     if any(s.name == "guidance_comparison" for s in trace.stages):
         parts.append(
             picture(
