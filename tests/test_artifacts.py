@@ -61,7 +61,7 @@ def test_thirty_image_demos_leave_a_bounded_footprint(tutor, settings, demos, tm
     from tutor.chat import Tutor
     from tutor.ui import respond
 
-    limit_mb = 0.5
+    limit_mb = 1.5  # more than one image run (about 0.6 MB with its pictures), so old runs must go
     small = replace(settings, home=tmp_path, artifacts_max_mb=limit_mb)
     page = Tutor(small, tutor.store, tutor.backend)
     tmp_before = set(os.listdir(tempfile.gettempdir()))

@@ -99,7 +99,7 @@ def stage(maps: WordMaps, tokens: list[str], image: Image.Image, folder: Path) -
             "maps": paths,
             "image": str(picture),
             "mean_weight": peaks,
-            "grids": [np.round(heat, 3).tolist() for _, heat in words],  # (size, size) each, 0-1
+            "grids": [np.round(heat, 2).tolist() for _, heat in words],  # (size, size) each, 0-1
         },
         artifacts=[Artifact(kind="image", path=p, caption=w) for p, (w, _) in zip(paths, words, strict=True)],
     )
