@@ -59,7 +59,17 @@ class RunContext:
         return self.cancel.is_set()
 
 
-KNOB_TYPES = (int, float, str, bool, int | None, float | None)
+@dataclass(frozen=True)
+class Prediction:
+    """A question asked before re-running the last demo with one setting changed: what will happen?"""
+
+    question: str  # Markdown
+    knob: str
+    value: str
+    choices: list[str]  # the button labels, in order
+
+
+KNOB_TYPES = (int, float, str, bool, int | None, float | None, str | None)
 
 
 class ToolError(Exception):
@@ -75,6 +85,8 @@ class Tool:
     counterpart: ClassVar[str | None] = None  # a tool doing the same job elsewhere, for `/demo compare`
     heavy: ClassVar[bool] = True  # runs a model on this machine: counts against the server's demo slots
     max_seconds: ClassVar[float] = 180.0  # wall-clock ceiling of one run
+    not_knobs: ClassVar[tuple[str, ...]] = ()  # settings the explorer does not offer
+    noun: ClassVar[str] = ""  # what it runs, in the tutor's words ("the language model")
     # the concept of the map each stage shows (stage name -> slug): "the idea behind" an answer about it
     concepts: ClassVar[dict[str, str]] = {}
 
@@ -124,17 +136,26 @@ class Tool:
         return [markdown("stage table", lambda: stage_table(trace)), *output_image(trace)]
 
     def knobs(self) -> list[str]:
-        """The arguments a learner may change to re-run and compare (default: every plain setting)."""
-        skip = {"prompt", "model", "mode", "compare_guidance"}
+        """The arguments a learner may change to re-run and compare: every plain setting but the prompt,
+        the model, and the tool's `not_knobs`."""
         return [
             name
             for name, f in self.Args.model_fields.items()
-            if name not in skip and (f.annotation in KNOB_TYPES or get_origin(f.annotation) is Literal)
+            if name not in ("prompt", "model", *self.not_knobs)
+            and (f.annotation in KNOB_TYPES or get_origin(f.annotation) is Literal)
         ]
 
     def compare(self, a: PipelineTrace, b: PipelineTrace, folder: Path) -> list[Part]:
         """Two runs that differ in one knob, side by side: what changed and what came out."""
         return [markdown("comparison", lambda: compare_runs(a, b)), *side_by_side(a, b, folder)]
+
+    def prediction(self, trace: PipelineTrace) -> Prediction | None:
+        """A prediction the learner can make about changing one setting of this run (default: none)."""
+        return None
+
+    def verdict(self, guess: Prediction, picked: int, a: PipelineTrace, b: PipelineTrace) -> tuple[bool, str]:
+        """Whether choice `picked` came true in re-run `b` of run `a`, and what settles it."""
+        raise NotImplementedError
 
     def frames(self, trace: PipelineTrace) -> list[tuple[str, str]]:
         """Pictures of the run in order, each with a label, for the page's slider (default: previews)."""

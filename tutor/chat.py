@@ -198,8 +198,9 @@ class Tutor:
         elif kind in ("injection", "offtopic"):
             text, options = dialogue.decline(self.teacher, conv, kind, message)
         elif kind == "offer":
-            command = f"/demo {self.registry.classes[intent.detail].command or intent.detail} {intent.text}"
-            text, options = dialogue.offer(intent.detail, command)
+            cls = self.registry.classes[intent.detail]
+            command = f"/demo {cls.command or intent.detail} {intent.text}"
+            text, options = dialogue.offer(cls.noun or f"the **{intent.detail}** demo", intent.text, command)
             conv.offer = command
         elif kind == "more":
             yield from self._more(conv, intent.detail)
@@ -278,7 +279,7 @@ class Tutor:
                         "in it. Ask me about any stage (*why did it pick that word?*), change one setting "
                         "in the explorer under the chat, or run it again with another prompt."
                     )
-                    yield Options(predict.offer(conv))  # the trace is the conversation's last run now
+                    yield Options(predict.offer(self, conv))  # the trace is the conversation's last run now
                 else:
                     yield Notice(event.error, level="error")
 
@@ -287,7 +288,7 @@ class Tutor:
         if command == "/rerun":
             yield from explore.rerun(self, conv, rest, runs)
         elif command == "/predict":
-            yield from predict.ask(conv)
+            yield from predict.ask(self, conv)
         else:
             yield from predict.reveal(self, conv, rest, runs)
 

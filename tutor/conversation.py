@@ -36,7 +36,7 @@ class Conversation(QuizSession):
     guide_mode: bool = False  # ask before telling
     questioned: dict[str, set[int]] = field(default_factory=dict)  # guiding questions asked, per concept
     offer: str | None = None  # a command the tutor offered to run ("Shall I run ...?")
-    prediction: object = None  # tutor.predict.Prediction: the learner is asked to predict a re-run
+    prediction: tuple | None = None  # (tool, tools.base.Prediction): the learner is predicting a re-run
 
     def remember(self, role: str, text: str) -> None:
         if text:

@@ -31,7 +31,6 @@ SCOPE = (
     "I teach how generative AI works (tokens, transformers, sampling, diffusion, GANs, image and text "
     "models, their limits and risks), run live demos of real models, and quiz you on it."
 )
-TOOL_WORDS = {"text_generation": "the language model", "image_generation": "the image model"}
 
 
 def next_steps(teacher: Teacher, conv: Conversation) -> list[Option]:
@@ -69,11 +68,9 @@ def decline(teacher: Teacher, conv: Conversation, kind: str, message: str) -> tu
     return text, next_steps(teacher, conv)
 
 
-def offer(tool: str, command: str) -> tuple[str, list[Option]]:
+def offer(noun: str, prompt: str, command: str) -> tuple[str, list[Option]]:
     """Not sure the learner wants a demo: ask, with the two answers as options."""
-    what = TOOL_WORDS.get(tool, f"the **{tool}** demo")
-    prompt = command.split(" ", 2)[2] if command.count(" ") >= 2 else ""
-    text = f"Shall I run {what} on {code(prompt, 80)}? It runs a real model and shows every step."
+    text = f"Shall I run {noun} on {code(prompt, 80)}? It runs a real model and shows every step."
     return text, [Option("Yes, run it", command), Option("No, just explain", f"/explain {prompt}")]
 
 

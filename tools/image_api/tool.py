@@ -98,12 +98,7 @@ class ImageAPIArgs(BaseModel):
 class ImageAPITool(Tool):
     name = "image_api"
     command = "dalle"
-    concepts = {
-        "request": "dall-e-api",
-        "api_call": "dall-e-api",
-        "cost": "dall-e-api",
-        "image": "dall-e-api",
-    }
+    concepts = dict.fromkeys(("request", "api_call", "cost", "image"), "dall-e-api")
     description = (
         "Send the prompt to OpenAI's image API (DALL-E / GPT Image) and show what comes back. It is a "
         "black box: only the request, the latency, the revised prompt, the price and the image can be "

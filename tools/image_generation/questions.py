@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from knowledge.quizbank import QuizItem
+from tools.base import Prediction
+from tools.markup import code
 from tools.questions import choice, true_false
 from tools.trace import PipelineTrace
 
@@ -62,3 +66,27 @@ def questions(trace: PipelineTrace) -> list[QuizItem]:
         )
     )
     return [i for i in items if i is not None]
+
+
+def prediction(trace: PipelineTrace) -> Prediction | None:
+    """Whether much stronger guidance still draws the prompt (the shapes model, which a classifier reads)."""
+    if "pixel_classifier" not in trace.stage("final_image").data:
+        return None
+    value = "7.5" if trace.config.get("guidance_scale") != 7.5 else "1.5"
+    question = (
+        f"If I draw {code(trace.prompt, 60)} again at **guidance {value}**, same seed, will the model still "
+        "get the colour and the shape right?"
+    )
+    return Prediction(question, "guidance_scale", value, ["Yes, still right", "No, it will go wrong"])
+
+
+def verdict(guess: Prediction, picked: int, a: PipelineTrace, b: PipelineTrace) -> tuple[bool, str]:
+    read = b.stage("final_image").data.get("pixel_classifier", {})
+    words = set(re.findall(r"[a-z]+", b.prompt.casefold()))
+    still_right = bool(read) and read.get("colour") in words and read.get("shape") in words
+    what = f"{read.get('colour') or 'an unclear colour'}, {read.get('shape') or 'an unclear shape'}"
+    return still_right == (picked == 0), (
+        f"You predicted {'yes' if picked == 0 else 'no'}; at guidance {guess.value} a pixel classifier reads "
+        f"{code(what)}. Compare run A and run B side by side above: stronger guidance pushes this small "
+        "model past what it learned."
+    )

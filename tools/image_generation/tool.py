@@ -59,13 +59,16 @@ class ImageGenerationArgs(BaseModel):
         description="A diffusers text-to-image pipeline id or local folder; default: the shapes model.",
     )
     compare_guidance: bool = Field(
-        True, description="Also draw the same prompt and seed at guidance 1, 1.5, 3 and 7.5 (shapes model)."
+        True,
+        description="Also draw the same prompt and seed at guidance 1, 1.5, 3 and 7.5 (shapes model).",
     )
 
 
 class ImageGenerationTool(Tool):
     name = "image_generation"
     command = "image"
+    noun = "the image model"
+    not_knobs = ("compare_guidance",)
     counterpart = "image_api"  # the same job done by a hosted service: `/demo compare PROMPT`
     concepts = views.CONCEPTS
     description = (
@@ -176,6 +179,12 @@ class ImageGenerationTool(Tool):
 
     def questions(self, trace):
         return questions.questions(trace)
+
+    def prediction(self, trace):
+        return questions.prediction(trace)
+
+    def verdict(self, guess, picked, a, b):
+        return questions.verdict(guess, picked, a, b)
 
     def facts(self, trace):
         return views.facts(trace)

@@ -4,6 +4,8 @@ favourite, where the logit lens first found the final guess, how many tokens the
 from __future__ import annotations
 
 from knowledge.quizbank import QuizItem
+from tools.base import Prediction
+from tools.markup import code
 from tools.questions import choice, true_false
 from tools.trace import PipelineTrace
 
@@ -132,3 +134,22 @@ def _tokens(trace: PipelineTrace) -> list[QuizItem | None]:
             )
         )
     return [i for i in items if i is not None]
+
+
+def prediction(trace: PipelineTrace) -> Prediction:
+    """Which token will be drawn first at another temperature (the choices: this run's favourites)."""
+    value = "0.2" if trace.config.get("temperature") != 0.2 else "1.5"
+    first = trace.stage("sampling").data["steps"][0]["before"][:4]
+    question = f"If I run it again at **temperature {value}**, which token will the model draw first?"
+    return Prediction(question, "temperature", value, [repr(c["token"]) for c in first])
+
+
+def verdict(guess: Prediction, picked: int, a: PipelineTrace, b: PipelineTrace) -> tuple[bool, str]:
+    predicted = a.stage("sampling").data["steps"][0]["before"][picked]["token"]
+    step = b.stage("sampling").data["steps"][0]
+    drawn = step["chosen"]["token"]
+    return drawn == predicted, (
+        f"You predicted {code(repr(predicted))}; the model drew {code(repr(drawn))}. At temperature "
+        f"{guess.value} the favourite's share went from {step['before'][0]['prob']:.0%} to "
+        f"{step['after'][0]['prob']:.0%} before the draw: see the orange bars of run B in the picture above."
+    )

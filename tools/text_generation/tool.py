@@ -90,6 +90,8 @@ def warpers(args: TextGenerationArgs):
 class TextGenerationTool(Tool):
     name = "text_generation"
     command = "text"
+    noun = "the language model"
+    not_knobs = ("mode",)
     concepts = {
         "tokenization": "tokenization",
         "embedding": "embeddings",
@@ -165,7 +167,7 @@ class TextGenerationTool(Tool):
             stages=[tokenization, *extra, embedding, reading, sampling, detokenization],
             layers=layers,
             output={"text": text},
-            key_insight=_insight(
+            key_insight=views.insight(
                 sampling.data["steps"], reading.data["first_layer_with_final_top1"], len(layers)
             ),
             total_ms=clock.total_ms(),
@@ -176,6 +178,12 @@ class TextGenerationTool(Tool):
 
     def questions(self, trace):
         return questions.questions(trace)
+
+    def prediction(self, trace):
+        return questions.prediction(trace)
+
+    def verdict(self, guess, picked, a, b):
+        return questions.verdict(guess, picked, a, b)
 
     def facts(self, trace):
         return views.facts(trace)
@@ -386,15 +394,3 @@ def _stop_ids(tok, model) -> set[int]:
     eos = model.generation_config.eos_token_id
     ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
     return ids | ({tok.eos_token_id} if tok.eos_token_id is not None else set())
-
-
-def _insight(steps: list[dict], first_right: int, num_layers: int) -> str:
-    sure = [s["chosen"]["prob_before"] for s in steps]
-    unsure = min(steps, key=lambda s: s["before"][0]["prob"])
-    mean = sum(sure) / len(sure)
-    return (
-        f"On average the token it wrote had a probability of {mean:.0%} before sampling. It hesitated most "
-        f"at step {unsure['step']}, where the favourite {unsure['before'][0]['token']!r} had only "
-        f"{unsure['before'][0]['prob']:.0%}. The prediction for the first new token took shape at layer "
-        f"{first_right} of {num_layers}: earlier layers were still guessing."
-    )

@@ -152,3 +152,16 @@ def facts(trace: PipelineTrace) -> list[Fact]:
             )
         )
     return out
+
+
+def insight(steps: list[dict], first_right: int, num_layers: int) -> str:
+    """The run's key insight, from its numbers: how sure it was, where it hesitated, where it decided."""
+    sure = [s["chosen"]["prob_before"] for s in steps]
+    unsure = min(steps, key=lambda s: s["before"][0]["prob"])
+    mean = sum(sure) / len(sure)
+    return (
+        f"On average the token it wrote had a probability of {mean:.0%} before sampling. It hesitated most "
+        f"at step {unsure['step']}, where the favourite {unsure['before'][0]['token']!r} had only "
+        f"{unsure['before'][0]['prob']:.0%}. The prediction for the first new token took shape at layer "
+        f"{first_right} of {num_layers}: earlier layers were still guessing."
+    )
