@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 
 DIMENSIONS = 384  # all-MiniLM-L6-v2 sentence vectors
+RECENT = 256  # single texts whose vectors are kept
 
 
 class Embedder:
@@ -19,6 +21,7 @@ class Embedder:
         self.device = device
         self._model = None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, list[float]] = OrderedDict()
 
     def _load(self):
         with self._lock:
@@ -37,5 +40,18 @@ class Embedder:
         self._load()
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        """Unit vectors, (len(texts), 384). A single text is remembered for a while: one chat turn asks
+        for the learner's message several times (routing, retrieval, the concept, off-topic check)."""
+        if len(texts) == 1:
+            with self._lock:
+                if texts[0] in self._recent:
+                    self._recent.move_to_end(texts[0])
+                    return [self._recent[texts[0]]]
         vectors = self._load().encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-        return vectors.tolist()  # (len(texts), 384)
+        out = vectors.tolist()
+        if len(texts) == 1:
+            with self._lock:
+                self._recent[texts[0]] = out[0]
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        return out

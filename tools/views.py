@@ -1,7 +1,7 @@
 """How a run is shown. A tool's `views(trace, folder)` returns Parts; each is drawn only when the page
 shows it, so a part that cannot be drawn becomes a one-line note and costs nothing else. The helpers
-here are the generic pieces every tool may use: the stage table, a text bar, a line chart, a strip of
-pictures. Every string that came from a run or a learner goes through `plain`."""
+here are the generic pieces every tool may use: the stage table, a text bar, a line chart, a labelled
+strip of pictures. Every string that came from a run or a learner goes through `plain`."""
 
 from __future__ import annotations
 
@@ -93,19 +93,6 @@ def line_chart(series: dict[str, list[float]], xs: list[int], path: Path, title:
     draw.text((w - pad - 50, h - pad + 6), f"{x_label} {xs[-1]}", fill="#333")
     draw.text((w // 2 - 40, 4), title, fill="#333")
     img.save(path)
-    return str(path)
-
-
-def picture_strip(paths: list[str], path: Path, shown: int = 10, size: int = 96) -> str:
-    """Up to `shown` evenly spaced pictures side by side in one PNG (first and last included)."""
-    from PIL import Image
-
-    picks = [paths[i] for i in spread(len(paths), shown)]
-    strip = Image.new("RGB", (size * len(picks), size), "white")
-    for i, p in enumerate(picks):
-        with Image.open(p) as frame:
-            strip.paste(frame.convert("RGB").resize((size, size), Image.Resampling.NEAREST), (i * size, 0))
-    strip.save(path)
     return str(path)
 
 

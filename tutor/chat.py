@@ -229,9 +229,8 @@ class Tutor:
         elif route.kind == "tool":
             yield from self._demo(route.tool, {"prompt": route.text}, conv, runs)
         else:
-            hits = self.store.search(route.text, k=self.settings.retrieval_k)
+            hits, relevant = self.understanding.lessons(route.text)
             timings["retrieval_ms"] = _ms(start)
-            relevant = [h for h in hits if h.score >= self.settings.min_relevance]
             if relevant:
                 yield from self._explain(route.text, relevant, conv)
             else:
@@ -309,9 +308,8 @@ class Tutor:
         self, message, history, conv: Conversation, start, timings, runs
     ) -> Iterator[Event | _FirstToken]:
         """Tool-calling policy: the model answers from numbered passages (citing [n]) or runs demos."""
-        hits = self.store.search(message, k=self.settings.retrieval_k)
+        _, hits = self.understanding.lessons(message)
         timings["retrieval_ms"] = _ms(start)
-        hits = [h for h in hits if h.score >= self.settings.min_relevance]
         passages = "\n\n".join(f"[{i}] {h.title} — {h.section}\n{h.text}" for i, h in enumerate(hits, 1))
         messages: list[BaseMessage] = []
         for turn in history[-6:]:
@@ -393,7 +391,7 @@ def _quiz_text(event) -> str:
     if isinstance(event, QuizAsk):
         return "\n\n" + event.question.markdown()
     if isinstance(event, QuizResult):
-        return event.feedback.text + (f"\n\n{event.score}" if event.score else "")
+        return event.markdown()
     return getattr(event, "text", "")
 
 

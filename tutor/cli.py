@@ -202,7 +202,7 @@ def _quiz(settings: Settings, args) -> int:
             if isinstance(event, QuizAsk):
                 asked = event.question
             elif isinstance(event, QuizResult):
-                print(event.feedback.text + f"\n\n{event.score}\n", file=out)
+                print(event.markdown() + "\n", file=out)
             elif isinstance(event, TextDelta | Notice):
                 print(event.text, file=out)
         if asked is None or session.asked >= args.n:

@@ -9,18 +9,13 @@ import re
 from tools.markup import code, plain
 from tutor.conversation import Conversation
 from tutor.events import Option
-from tutor.intents import DEEPER, EXAMPLE, GREETING, INJECTION, SIMPLER, THANKS
+from tutor.intents import DEEPER, EXAMPLE, GREETING, INJECTION, QUESTION, SIMPLER, THANKS
 from tutor.teach import Teacher
 
 YES = re.compile(
     r"^\W*(?:y|yes|yeah|yep|sure|ok(?:ay)?|please|please do|go ahead|do it|run it)\b[\s.!]*$", re.I
 )
 NO = re.compile(r"^\W*(?:n|no|nope|no thanks|not now|don'?t)\b[\s.!]*$", re.I)
-ASKING = re.compile(
-    r"^\W*(?:and |but |so )?"
-    r"(?:how|what|why|when|which|who|where|is|are|does|do|can|could|would|will|should)\b",
-    re.I,
-)
 START = [
     Option("How does a language model pick the next word?", "How does a language model pick the next word?"),
     Option("Show me a model writing", "/demo text The capital of France is"),
@@ -83,7 +78,7 @@ def is_answer(message: str) -> bool:
         return False
     if len(message) < 80 and any(p.search(message) for p in (SIMPLER, EXAMPLE, DEEPER)):
         return False
-    return not (ASKING.match(message) and message.rstrip().endswith("?"))
+    return not (QUESTION.match(message) and message.rstrip().endswith("?"))
 
 
 def run_concept(teacher: Teacher, question: str, facts: list, concepts: dict[str, str]) -> tuple[str, str]:

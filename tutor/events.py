@@ -120,6 +120,9 @@ class QuizResult:
     feedback: object
     score: str = ""
 
+    def markdown(self) -> str:
+        return self.feedback.text + (f"\n\n{self.score}" if self.score else "")
+
 
 @dataclass(frozen=True)
 class Option:

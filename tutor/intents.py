@@ -66,7 +66,11 @@ DEMO_CUE = re.compile(
     re.I,
 )
 # a question ("how does GPT generate text?") asks to be taught, unless it is a polite request to do something
-QUESTION = re.compile(r"^\W*(?:how|what|why|when|which|who|where|is|are|does|do|did|was|were)\b", re.I)
+QUESTION = re.compile(
+    r"^\W*(?:and |but |so )?"
+    r"(?:how|what|why|when|which|who|where|is|are|does|do|did|was|were|can|could|would|will|should)\b",
+    re.I,
+)
 REQUEST = re.compile(
     r"\b(?:can|could|would|will) you\b|\bplease\b|\bi want\b|\bi'?d like\b|\blet me\b|\bshow me\b", re.I
 )
@@ -139,12 +143,16 @@ class Understanding:
         """A question for the lessons (read against the current topic when it leans on it), or off-topic."""
         words = set(re.findall(r"[a-z0-9-]+", message.casefold()))
         query = f"{message} ({topic})" if topic and words <= LEANING_WORDS else message
-        hits = self.store.search(query, k=self.retrieval_k)
-        relevant = [h for h in hits if h.score >= self.min_relevance]
+        hits, relevant = self.lessons(query)
         best = hits[0].score if hits else 0.0
         if best < ON_TOPIC and self._everyday(message) > best + OFFTOPIC_MARGIN or not relevant:
             return Intent("offtopic", text=message, hits=hits)
         return Intent("explain", text=query, hits=relevant)
+
+    def lessons(self, query: str) -> tuple[list[Hit], list[Hit]]:
+        """The closest lesson sections, and those of them close enough to be about the query."""
+        hits = self.store.search(query, k=self.retrieval_k)
+        return hits, [h for h in hits if h.score >= self.min_relevance]
 
     def _everyday(self, message: str) -> float:
         """How close the message is to everyday questions the tutor does not teach."""

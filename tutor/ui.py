@@ -151,7 +151,7 @@ class _Fold:
         elif isinstance(event, Citations) and event.citations:
             self.reply["content"] += render_citations(event.citations)
         elif isinstance(event, QuizResult):
-            self.reply["content"] += event.feedback.text + (f"\n\n{event.score}" if event.score else "")
+            self.reply["content"] += event.markdown()
         elif isinstance(event, QuizAsk):
             self.messages.append(quiz_message(event))
         elif isinstance(event, Options):
@@ -332,7 +332,6 @@ def progress_view(tutor: Tutor, name: str, token: str | None = None) -> tuple[pd
 def map_view(tutor: Tutor, name: str, token: str | None = None) -> str | None:
     """The concept map coloured by the learner's mastery (every concept grey before the first answer),
     drawn again only when their progress changed; None (no picture) if it cannot be drawn."""
-    from knowledge.lessons import load_concepts
     from tutor.concept_map import draw
 
     try:
@@ -344,13 +343,16 @@ def map_view(tutor: Tutor, name: str, token: str | None = None) -> str | None:
     drawn = _maps.get(key)
     if drawn is None or not Path(drawn).exists():
         path = artifact_store(tutor.settings).new_file("concept-map.png")
-        drawn = safely(lambda: draw(load_concepts(), rows, due, path), "concept map")
+        drawn = safely(lambda: draw(tutor.teacher.concepts, rows, due, path), "concept map")
         if drawn:
             _maps[key] = drawn
+            while len(_maps) > MAPS_KEPT:
+                _maps.pop(next(iter(_maps)))  # the oldest first
     return drawn
 
 
 _maps: dict[str, str] = {}  # learner state -> its drawn map (drawing takes a moment; states repeat)
+MAPS_KEPT = 512
 
 
 def export_progress(tutor: Tutor, name: str, token: str | None = None) -> tuple[str | None, str]:
