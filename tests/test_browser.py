@@ -104,6 +104,8 @@ def test_demo_shows_the_tool_step_and_the_rendered_trace(page, output_dir):
     assert "layer 30" in text and "tokenization" in text and "Grey: the model's probabilities" in text
     assert "Key insight" in text
     assert chat.locator("img").count() >= 5  # lens, attention, matrix, sampling bars, embedding map
+    alts = [img.get_attribute("alt") or "" for img in chat.locator("img").all()]
+    assert any(alt.startswith("Read it left to right") for alt in alts)  # each picture's caption as alt
     assert chat.locator("a[download], a:has-text('trace.json')").count() >= 1  # the trace to download
     page.screenshot(path=str(output_dir / "demo-trace.png"), full_page=True)
 
@@ -235,6 +237,17 @@ def test_change_one_setting_and_compare_in_the_explorer(page, output_dir):
     ask(page, "/demo text The capital of France is", until="every number above was measured")
     page.wait_for_function("document.querySelector('#explorer-info').innerText.includes('Last run')")
     assert "temperature" in page.locator("#explorer-info").inner_text()
+    # look inside: the default is the layer where the guess formed, heads averaged; then one head
+    page.wait_for_function("document.querySelector('#inside-caption')?.innerText.includes('the last token')")
+    assert "all heads (average)" in page.locator("#inside-caption").inner_text()
+    page.locator("#inside-plot .js-plotly-plot").wait_for()
+    page.locator("#inside-a input").click()
+    page.get_by_role("option", name="3", exact=True).click()
+    page.locator("#inside-b input").click()
+    page.get_by_role("option", name="head 2").click()
+    page.wait_for_function("document.querySelector('#inside-caption').innerText.includes('layer 3 (head 2)')")
+    assert "Layer 3, head 2" in page.locator("#inside-plot").inner_text()
+    page.locator("#inside").screenshot(path=str(output_dir / "inside-layer-3-head-2.png"))
     page.locator("#knob input").click()
     page.get_by_role("option", name="temperature").click()
     page.locator("#knob-value textarea, #knob-value input").first.fill("1.8")

@@ -28,9 +28,13 @@ def test_a_char_gpt_run_renders_whole(tutor, settings):
     messages = _fold(events, tutor)
     text = "\n".join(m["content"] for m in messages if isinstance(m["content"], str))
     assert "Training trace, epoch by epoch" in text and "could not be drawn" not in text
-    files = [m["content"]["path"] for m in messages if isinstance(m["content"], dict)]
+    files = [_file(m["content"]) for m in messages if isinstance(m["content"], dict)]
     assert any(p.endswith("-trace.json") for p in files) and any(p.endswith("loss.png") for p in files)
     assert not _pending(messages)
+
+
+def _file(content: dict) -> str:
+    return content["value"]["path"] if content.get("type") == "component" else content["path"]
 
 
 def _trace(**stage_data) -> PipelineTrace:

@@ -101,3 +101,37 @@ def test_switching_off_a_head_changes_what_it_did_and_is_recorded(text_tool, tmp
         with pytest.raises(Exception, match="layer"):
             ablation.parse(bad, model)
     assert any(p.what == "ablation" for p in views.views(off, tmp_path))
+
+
+def test_any_layer_and_head_can_be_looked_inside_and_the_cells_are_the_runs_weights(trace, text_tool):
+    from tools.text_generation import inside
+
+    options = text_tool.inside(trace)
+    first = trace.stage("transformer layers").data["first_layer_with_final_top1"]
+    assert options["layer"] == ([str(i) for i in range(1, 31)], str(first))
+    assert options["head"][0] == [inside.AVERAGE, *(f"head {h}" for h in range(1, 10))]
+    # the default figure is the trace's own matrix for that layer, heads averaged
+    fig, caption = text_tool.inside_figure(trace, {})
+    assert np.array_equal(fig.data[0].z, trace.layers[first - 1].data["attention"]["matrix"])
+    assert f"layer {first}" in caption
+    # one head: the saved per-head weights, which average to the trace's matrix
+    fig, caption = text_tool.inside_figure(trace, {"layer": "3", "head": "head 2"})
+    heads = np.load(trace.stage("transformer layers").artifacts[0].path).astype(float)
+    assert heads.shape == (30, 9, 5, 5)
+    assert np.array_equal(fig.data[0].z, heads[2, 1])
+    assert np.allclose(heads.mean(1), [r.data["attention"]["matrix"] for r in trace.layers], atol=2e-3)
+    assert not np.allclose(heads[2, 1], heads[2].mean(0), atol=1e-2)  # a head is not the average
+    assert "layer 3 (head 2)" in caption and fig.layout.title.text.startswith("Layer 3, head 2")
+    # the per-head weights are the model's: head 2 of layer 3 recomputed by hand
+    model, _ = text_tool.model(None, "cpu")
+    ids = torch.tensor([trace.stage("tokenization").data["ids"]])
+    with torch.inference_mode():
+        mine = model(input_ids=ids, output_attentions=True).attentions[2][0, 1].numpy()
+    assert np.allclose(heads[2, 1], mine, atol=2e-3)
+
+
+def test_token_labels_in_the_interactive_figure_stay_text(text_tool):
+    trace = text_tool({"prompt": "<b>bold</b> & <i>", "max_new_tokens": 1, "temperature": 0})
+    fig, _ = text_tool.inside_figure(trace, {"layer": "1"})
+    shown = " ".join(fig.layout.xaxis.ticktext)
+    assert "<" not in shown and "&lt;" in shown and "&amp;" in shown

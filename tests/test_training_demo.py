@@ -126,6 +126,20 @@ def test_time_budget_stops_after_the_current_batch(tool):
     assert "Stopped at the time budget" in trace.key_insight and _finite(trace)
 
 
+def test_each_model_has_its_own_default_length_and_the_live_view_states_the_budget(tool, tmp_path):
+    from tools.training import views
+
+    assert tool.parse({"prompt": "train a GAN"}).epochs is None  # the model's own, not one for all
+    trace = tool({**TINY["gan"], "time_budget_s": 1})
+    assert trace.stage("training").data["epochs_asked"] == 40
+    heading = views.live_heading(trace.training)
+    assert f"epoch {trace.training[-1].epoch} of 40" in heading and "of the 1 s budget" in heading
+    assert "Stop training" in heading
+    rows = [trace.training[0].model_copy(update={"epoch": i}) for i in range(1, 31)]
+    table = views.training_table(rows)  # a long run shows a spread of its epochs, first and last
+    assert table.count("\n| ") == 12 and "| 30 |" in table and "12 of 30 epochs" in table
+
+
 def test_cancel_from_the_progress_callback(tool):
     cancel = threading.Event()
 
@@ -172,7 +186,7 @@ def test_the_same_seed_gives_the_same_run(tool, model):
     [
         ({"model": "vae"}, "model"),
         ({"epochs": 0}, "epochs"),
-        ({"epochs": 51}, "epochs"),
+        ({"epochs": 201}, "epochs"),
         ({"learning_rate": 1.0}, "learning_rate"),
         ({"batch_size": 4}, "batch_size"),
         ({"width": 12}, "width"),

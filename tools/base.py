@@ -162,6 +162,15 @@ class Tool:
         previews = trace.output.get("previews") or []
         return [(p, f"step {i}") for i, p in enumerate(previews, 1) if isinstance(p, str)]
 
+    def inside(self, trace: PipelineTrace) -> dict[str, tuple[list[str], str]]:
+        """What a learner may pick to look inside a finished run (e.g. a layer and a head): each choice's
+        options and its default, at most two choices; none (the default) when there is nothing to pick."""
+        return {}
+
+    def inside_figure(self, trace: PipelineTrace, picks: dict[str, str]) -> tuple[object, str]:
+        """The interactive figure (Plotly) for the learner's picks, and a caption saying what to look at."""
+        raise NotImplementedError
+
     def live(self, rows: list, folder: Path) -> list[Part]:
         """What the page shows while the run reports rows through `ctx.on_row`."""
         return []

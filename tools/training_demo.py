@@ -44,7 +44,13 @@ class TrainingDemoArgs(BaseModel):
     model: Literal["gan", "char_gpt", "diffusion"] | None = Field(
         None, description="What to train: a GAN or a diffusion model on 8x8 digits, or a GPT on the lessons."
     )
-    epochs: int = Field(10, ge=1, le=50, description="The most passes over the data.")
+    epochs: int | None = Field(
+        None,
+        ge=1,
+        le=200,
+        description="The most passes over the data; default: the model's own (long enough to watch, "
+        "within the time budget).",
+    )
     learning_rate: float | None = Field(None, ge=1e-5, le=1e-1, description="Default: the model's own.")
     batch_size: int | None = Field(
         None, ge=8, le=512, description="Examples a step; default: the model's own."
@@ -105,7 +111,7 @@ class TrainingDemoTool(Tool):
         family = importlib.import_module(f"tools.training.{model}")  # diffusers loads only when needed
         cfg = Config(
             model=model,
-            epochs=args.epochs,
+            epochs=args.epochs or family.DEFAULTS["epochs"],
             learning_rate=args.learning_rate or family.DEFAULTS["learning_rate"],
             batch_size=args.batch_size or family.DEFAULTS["batch_size"],
             width=args.width or family.DEFAULTS["width"],

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from tools.base import ToolError
-from tools.markup import code
+from tools.markup import code, plain
 from tutor.conversation import Conversation
 from tutor.events import Comparison, Event, Notice, TextDelta, ToolEnd
 
@@ -87,15 +87,57 @@ def rerun(tutor, conv: Conversation, text: str, runs=None) -> Iterator[Event]:
     except ToolError as e:
         yield Notice(str(e), "warning")
         return
-    yield TextDelta(
-        f"Run B: **{name}** again with **{knob}** = {code(args[knob])} (run A used {code(used[knob])}); "
-        "everything else the same.\n\n"
-    )
     for event in tutor.runner.run(name, args, runs):
         if isinstance(event, ToolEnd) and event.ok:
             yield dataclasses.replace(event, shown=False)
             yield Comparison(name, a, event.trace, event.folder)
+            yield TextDelta(
+                f"Above, side by side: run A, your last **{name}** run, and run B, the same with "
+                f"**{knob}** = {code(args[knob])} instead of {code(used[knob])}; everything else the "
+                "same.\n\n"
+            )
         else:
             yield event
             if isinstance(event, ToolEnd):
                 yield Notice(event.error, "error")
+
+
+def inside_panel(tutor, conv: Conversation | None):
+    """The last run's 'look inside' picks (at most two dropdowns) and its figure for the defaults:
+    updates for the group, both dropdowns, the plot and its caption."""
+    import gradio as gr
+
+    options = _inside(tutor, conv)
+    if not options:
+        hidden = gr.update(visible=False)
+        return hidden, hidden, hidden, gr.update(), gr.update()
+    picks = {name: default for name, (_, default) in options.items()}
+    drop = [
+        gr.update(visible=True, label=name.capitalize(), choices=choices, value=default)
+        for name, (choices, default) in options.items()
+    ]
+    drop += [gr.update(visible=False)] * (2 - len(drop))
+    plot, caption = inside_view(tutor, conv, *picks.values())
+    return gr.update(visible=True), *drop, plot, caption
+
+
+def inside_view(tutor, conv: Conversation | None, *picked: str | None):
+    """The figure for the learner's picks (in the order the tool lists its choices), and its caption;
+    a note in place of the figure when it cannot be drawn."""
+    import gradio as gr
+
+    options = _inside(tutor, conv)
+    if not options:
+        return gr.update(value=None), ""
+    picks = dict(zip(options, picked, strict=False))
+    try:
+        figure, caption = tutor.registry.get(conv.last_trace.tool).inside_figure(conv.last_trace, picks)
+    except Exception as e:  # a missing file, a bad pick: a note, the page keeps working
+        why = f"{type(e).__name__}: {plain(str(e))}"
+        return gr.update(value=None), f"⚠️ This picture could not be drawn ({why})."
+    return gr.update(value=figure), caption
+
+
+def _inside(tutor, conv: Conversation | None) -> dict:
+    name, _, _ = knobs(tutor, conv)
+    return dict(list(tutor.registry.get(name).inside(conv.last_trace).items())[:2]) if name else {}

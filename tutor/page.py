@@ -74,8 +74,9 @@ TOUR = [
     ),
     (
         "3. Change one thing",
-        "The explorer under the chat runs your last demo again with one setting changed (temperature, "
-        "guidance, seed...) and shows both runs side by side. **Predict, then reveal** asks you first.",
+        "The explorer beside the chat (below it on a phone) runs your last demo again with one setting "
+        "changed (temperature, guidance, seed...) and shows both runs side by side; under it, look inside "
+        "the run (any layer's and head's attention). **Predict, then reveal** asks you first.",
     ),
     (
         "4. Keep your progress",
@@ -106,27 +107,30 @@ def _chat_layout() -> dict:
         label="Name (keeps your quiz progress; no password)", max_lines=1, elem_id="learner", scale=1
     )
     session = gr.State(None)  # the page session's Conversation (dialogue and quiz), made on its first turn
-    chat = gr.Chatbot(label="Tutor", height=560, elem_id="chat", buttons=["copy"])
-    with gr.Row():
-        box = gr.Textbox(
-            placeholder="Ask about tokens, transformers, diffusion, GANs, DALL-E… or type: quiz me",
-            show_label=False,
-            scale=8,
-            elem_id="message",
-            autofocus=True,
-        )
-        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-        stop = gr.Button("Stop training", variant="stop", scale=1, elem_id="stop")
-    with gr.Row():
-        guided = gr.Checkbox(
-            label="Guide me: ask me a question before explaining",
-            value=False,
-            elem_id="guide-me",
-            scale=3,
-        )
-        clear = gr.Button("Clear chat", elem_id="clear", scale=1)
-    explorer = _explorer_layout()
-    gr.Examples(EXAMPLES, inputs=box, label="Try asking")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=360):
+            chat = gr.Chatbot(label="Tutor", height=620, elem_id="chat", buttons=["copy"])
+            with gr.Row():
+                box = gr.Textbox(
+                    placeholder="Ask about tokens, transformers, diffusion, GANs, DALL-E… or type: quiz me",
+                    show_label=False,
+                    scale=8,
+                    elem_id="message",
+                    autofocus=True,
+                )
+                send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
+            with gr.Row():
+                guided = gr.Checkbox(
+                    label="Guide me: ask me a question before explaining",
+                    value=False,
+                    elem_id="guide-me",
+                    scale=3,
+                )
+                stop = gr.Button("Stop training", variant="stop", scale=1, elem_id="stop")
+                clear = gr.Button("Clear chat", elem_id="clear", scale=1)
+            gr.Examples(EXAMPLES, inputs=box, label="Try asking")
+        with gr.Column(scale=2, min_width=340, elem_id="side"):
+            explorer = _explorer_layout()
     return {
         "name": name,
         "session": session,
@@ -141,7 +145,9 @@ def _chat_layout() -> dict:
 
 
 def _explorer_layout() -> dict:
-    """Change one setting of the last demo and re-run: the two runs are shown side by side in the chat."""
+    """Beside the chat: change one setting of the last demo and re-run (the two runs are shown side by
+    side in the chat), scrub through its pictures, and look inside it (e.g. any layer's and head's
+    attention)."""
     with gr.Accordion("🔁 Change one setting of your last demo, and compare", open=True, elem_id="explorer"):
         info = gr.Markdown(explore.NO_RUN, elem_id="explorer-info")
         with gr.Row():
@@ -152,6 +158,12 @@ def _explorer_layout() -> dict:
             1, 2, value=1, step=1, label="Scrub through the run", visible=False, elem_id="scrub"
         )
         frame = gr.Image(type="filepath", interactive=False, visible=False, elem_id="frame", height=280)
+    with gr.Accordion("🔍 Look inside the last run", open=True, visible=False, elem_id="inside") as inside:
+        with gr.Row():
+            pick_a = gr.Dropdown(choices=[], label="Layer", elem_id="inside-a", interactive=True)
+            pick_b = gr.Dropdown(choices=[], label="Head", elem_id="inside-b", interactive=True)
+        plot = gr.Plot(show_label=False, elem_id="inside-plot")
+        caption = gr.Markdown(elem_id="inside-caption")
     return {
         "explorer_info": info,
         "knob": knob,
@@ -159,6 +171,11 @@ def _explorer_layout() -> dict:
         "rerun": rerun,
         "scrub": scrub,
         "frame": frame,
+        "inside": inside,
+        "pick_a": pick_a,
+        "pick_b": pick_b,
+        "plot": plot,
+        "caption": caption,
     }
 
 
@@ -248,6 +265,17 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     def explorer(conv: Conversation | None):
         return explore.panel(tutor, conv)
 
+    def inside(conv: Conversation | None):
+        return explore.inside_panel(tutor, conv)
+
+    picked = [session, page["pick_a"], page["pick_b"]]
+    for pick in ("pick_a", "pick_b"):
+        page[pick].input(
+            lambda conv, a, b: explore.inside_view(tutor, conv, a, b),
+            picked,
+            [page["plot"], page["caption"]],
+            api_name=False,
+        )
     page["scrub"].change(
         lambda conv, n: explore.frame(tutor, conv, n), [session, page["scrub"]], page["frame"], api_name=False
     )
@@ -257,24 +285,29 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
         done = trigger(
             turn, [box, chat, name, session, browser, guided], [box, chat, session], api_name=False
         )
-        _after_turn(done, show_progress, show_map, explorer, page)
+        _after_turn(done, show_progress, show_map, explorer, inside, page)
     done = chat.option_select(option, [chat, name, session, browser, guided], [chat, session], api_name=False)
-    _after_turn(done, show_progress, show_map, explorer, page)
+    _after_turn(done, show_progress, show_map, explorer, inside, page)
     inputs = [page["knob"], page["knob_value"], chat, name, session, browser, guided]
     done = page["rerun"].click(rerun, inputs, [chat, session], api_name=False)
-    _after_turn(done, show_progress, show_map, explorer, page)
+    _after_turn(done, show_progress, show_map, explorer, inside, page)
     page["clear"].click(lambda: ("", []), None, [box, chat], api_name=False)
     page["stop"].click(stop_training, None, None, api_name=False, queue=False)
     demo.unload(closed)
 
 
-def _after_turn(done, show_progress, show_map, explorer, page: dict) -> None:
+def _after_turn(done, show_progress, show_map, explorer, inside, page: dict) -> None:
     """After a turn: the progress summary, the explorer's settings, then the concept map (slowest)."""
     who = [page["name"], page["browser"]]
     done.then(show_progress, who, [page["mastery"], page["summary"]], api_name=False).then(
         explorer,
         page["session"],
         [page["knob"], page["explorer_info"], page["scrub"], page["frame"]],
+        api_name=False,
+    ).then(
+        inside,
+        page["session"],
+        [page[k] for k in ("inside", "pick_a", "pick_b", "plot", "caption")],
         api_name=False,
     ).then(show_map, who, page["map"], api_name=False)
 

@@ -115,10 +115,22 @@ def part_messages(parts: list[Part]) -> list[dict]:
                 out.append({"role": "assistant", "content": text})
             continue
         alt = part.caption.replace("*", "") or part.what  # for screen readers: what the picture shows
-        out.append({"role": "assistant", "content": {"path": drawn, "alt_text": alt}})
+        out.append({"role": "assistant", "content": picture_content(drawn, alt)})
         if part.caption:
             out.append({"role": "assistant", "content": f"*{part.caption}*"})
     return out
+
+
+def picture_content(path: str, alt: str) -> dict:
+    """A picture as chat content: Gradio's image component, whose `alt_text` reaches the page's <img>
+    (a plain file message's alt text is dropped by Gradio 6.31's chatbot)."""
+    return {
+        "type": "component",
+        "component": "image",
+        "value": {"path": path, "meta": {"_type": "gradio.FileData"}},
+        "constructor_args": {},
+        "props": {"alt_text": alt, "show_label": False, "container": False, "buttons": ["fullscreen"]},
+    }
 
 
 def trace_messages(trace, tool, folder: Path) -> list[dict]:

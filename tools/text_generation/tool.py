@@ -19,12 +19,10 @@ from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
 from tools.embedded_model import MODEL_NAME, cached_model_dir
-from tools.text_generation import ablation, questions, views
+from tools.text_generation import ablation, inside, questions, views
+from tools.text_generation.layers import MATRIX_TOKENS, read_layers, shape, tok_text, top_tokens
 from tools.text_generation.prompting import resolve_mode
-from tools.trace import Clock, LayerRow, PipelineTrace, Stage, TensorInfo
-
-TOP_N = 5  # candidates recorded per step and per layer
-MATRIX_TOKENS = 48  # prompts up to this many tokens keep every layer's whole attention matrix
+from tools.trace import Clock, PipelineTrace, Stage, TensorInfo
 
 
 class TextGenerationArgs(BaseModel):
@@ -52,22 +50,6 @@ class TextGenerationArgs(BaseModel):
         description="Switch off attention to see what it did: 'layer 12' (all its heads) or "
         "'layer 12 head 3'.",
     )
-
-
-def _tok(tokenizer, token_id: int) -> str:
-    return tokenizer.decode([token_id])
-
-
-def _top(tokenizer, probs: torch.Tensor, n: int = TOP_N) -> list[dict]:
-    values, ids = probs.topk(n)
-    return [
-        {"token": _tok(tokenizer, i), "id": i, "prob": round(v, 5)}
-        for v, i in zip(values.tolist(), ids.tolist(), strict=True)
-    ]
-
-
-def _shape(t: torch.Tensor, example: str = "") -> TensorInfo:
-    return TensorInfo(shape=list(t.shape), dtype=str(t.dtype).removeprefix("torch."), example=example)
 
 
 def warpers(args: TextGenerationArgs):
@@ -152,7 +134,9 @@ class TextGenerationTool(Tool):
         embeds, embedding = _embed(model, ids, clock)
         tokens = tokenization.data["tokens"]
         with ablation.switched_off(model, *ablate) if ablate else contextlib.nullcontext():
-            out, layers, reading = _read_layers(model, tok, ids, embeds, tokens, clock)
+            out, layers, reading = read_layers(model, tok, ids, embeds, tokens, clock)
+            if len(tokens) <= MATRIX_TOKENS:  # every head's matrix, for the explorer's layer/head pick
+                reading.artifacts.append(inside.save_heads(out.attentions, ctx.folder))
             ctx.progress("sampling tokens")
             new_ids, sampling = _sample(model, tok, out, args, ctx, clock)
         text, detokenization = _detokenize(tok, new_ids, clock)
@@ -191,6 +175,12 @@ class TextGenerationTool(Tool):
     def compare(self, a, b, folder):
         return [*super().compare(a, b, folder), views.compare_picture(a, b, folder)]
 
+    def inside(self, trace):
+        return inside.choices(trace)
+
+    def inside_figure(self, trace, picks):
+        return inside.figure(trace, picks)
+
 
 def _tokenize(
     tok, args: TextGenerationArgs, clock: Clock, device: str, vocab: int
@@ -210,10 +200,10 @@ def _tokenize(
         name="tokenization",
         note=f"The prompt became {ids.shape[1]} tokens from a vocabulary of {vocab:,}{template}: {why}.",
         input=TensorInfo(shape=[len(args.prompt)], dtype="str (characters)", example=args.prompt[:80]),
-        output=_shape(ids, str(ids[0, :12].tolist())),
+        output=shape(ids, str(ids[0, :12].tolist())),
         duration_ms=t.ms,
         data={
-            "tokens": [_tok(tok, i) for i in ids[0].tolist()],
+            "tokens": [tok_text(tok, i) for i in ids[0].tolist()],
             "ids": ids[0].tolist(),
             "mode": mode,
             "why": why,
@@ -227,8 +217,8 @@ def _embed(model, ids: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, Stage]
     return embeds, Stage(
         name="embedding",
         note=f"Each token id looked up a learned vector of {embeds.shape[-1]} numbers.",
-        input=_shape(ids),
-        output=_shape(embeds, str([round(x, 3) for x in embeds[0, -1, :4].tolist()]) + " …"),
+        input=shape(ids),
+        output=shape(embeds, str([round(x, 3) for x in embeds[0, -1, :4].tolist()]) + " …"),
         duration_ms=t.ms,
         data={
             "vector_norms": [round(x, 3) for x in embeds[0].norm(dim=-1).tolist()],
@@ -244,75 +234,6 @@ def _project(vectors: torch.Tensor) -> list[list[float]]:
     centred = vectors - vectors.mean(0)
     _, _, v = torch.linalg.svd(centred, full_matrices=False)
     return [[round(x, 4) for x in row] for row in (centred @ v[:2].T).tolist()]
-
-
-def _read_layers(model, tok, ids, embeds, tokens: list[str], clock: Clock):
-    """The prompt through every layer once (filling the KV cache), with a logit-lens row per layer."""
-    with clock.stage() as t, torch.inference_mode():
-        out = model(input_ids=ids, use_cache=True, output_hidden_states=True, output_attentions=True)
-        norm, head = model.model.norm, model.get_output_embeddings()
-        n = len(out.attentions)
-        # hidden_states: the embeddings, then one per layer; the last one already has the final norm
-        rows = [
-            _lens_row(i, out.hidden_states[i], attn, norm if i < n else None, head, tok, tokens)
-            for i, attn in enumerate(out.attentions, 1)
-        ]
-    layers, probs = [row for row, _ in rows], [p for _, p in rows]
-    final_ids = [c["id"] for c in layers[-1].data["top"]]
-    for row, p in zip(layers, probs, strict=True):  # the final favourites' probability at every layer
-        row.data["final_top_probs"] = [round(float(p[i]), 5) for i in final_ids]
-    final_top = final_ids[0]
-    first_right = next(i for i, row in enumerate(layers, 1) if row.data["top"][0]["id"] == final_top)
-    return (
-        out,
-        layers,
-        Stage(
-            name="transformer layers",
-            note=f"The prompt passed through {len(layers)} layers; the final top guess first led at layer "
-            f"{first_right}.",
-            input=_shape(embeds),
-            output=_shape(out.logits),
-            duration_ms=t.ms,
-            data={"num_layers": len(layers), "first_layer_with_final_top1": first_right},
-        ),
-    )
-
-
-def _lens_row(i: int, hidden, attn, norm, head, tok, tokens: list[str]) -> tuple[LayerRow, torch.Tensor]:
-    """Layer i read through the unembedding (logit lens), and where its positions attend; the row and
-    the layer's whole next-token distribution."""
-    h = hidden[0, -1]
-    probs = head(norm(h) if norm is not None else h).float().softmax(-1)
-    last = attn[0, :, -1, :]  # (heads, T): where the last position looks, per head
-    mean = last.mean(0)
-    focus_head = int(last.max(-1).values.argmax())
-    focus_pos = int(last[focus_head].argmax())
-    top_pos = mean.topk(min(3, mean.numel())).indices.tolist()
-    top = _top(tok, probs)
-    matrix = attn[0].mean(0) if len(tokens) <= MATRIX_TOKENS else None  # (T, T), heads averaged
-    row = LayerRow(
-        name=f"layer {i}",
-        shape=list(hidden.shape),
-        summary=f"top guess {top[0]['token']!r} ({top[0]['prob']:.0%}); "
-        f"attends most to {tokens[top_pos[0]]!r}",
-        data={
-            "top": top,
-            "attention": {
-                "mean_over_heads": [
-                    {"pos": p, "token": tokens[p], "weight": round(float(mean[p]), 4)} for p in top_pos
-                ],
-                "most_focused_head": {
-                    "head": focus_head,
-                    "pos": focus_pos,
-                    "token": tokens[focus_pos],
-                    "weight": round(float(last[focus_head, focus_pos]), 4),
-                },
-                "weights": [round(x, 4) for x in mean.tolist()],
-                "matrix": None if matrix is None else [[round(x, 4) for x in r] for r in matrix.tolist()],
-            },
-        },
-    )
-    return row, probs
 
 
 def _sample(model, tok, out, args: TextGenerationArgs, ctx: RunContext, clock: Clock):
@@ -366,10 +287,10 @@ def _draw(tok, logits: torch.Tensor, warp, generator) -> tuple[int, dict]:
         after = warp(None, logits[None])[0].softmax(-1)
         chosen = int(torch.multinomial(after, 1, generator=generator))
     return chosen, {
-        "before": _top(tok, before),
-        "after": _top(tok, after),
+        "before": top_tokens(tok, before),
+        "after": top_tokens(tok, after),
         "chosen": {
-            "token": _tok(tok, chosen),
+            "token": tok_text(tok, chosen),
             "id": chosen,
             "prob_before": round(float(before[chosen]), 5),
             "prob_after": round(float(after[chosen]), 5),

@@ -29,7 +29,7 @@ from tools.training.loop import (
     seeded_init,
 )
 
-DEFAULTS = {"learning_rate": 3e-3, "batch_size": 64, "width": 64}
+DEFAULTS = {"epochs": 10, "learning_rate": 3e-3, "batch_size": 64, "width": 64}
 BLOCK = 64  # context length in characters
 LAYERS = 2  # transformer blocks
 HEAD_SIZE = 16  # channels per attention head: width 64 -> 4 heads

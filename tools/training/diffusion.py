@@ -33,7 +33,7 @@ from tools.training.loop import (
     seeded_init,
 )
 
-DEFAULTS = {"learning_rate": 2e-3, "batch_size": 128, "width": 32}
+DEFAULTS = {"epochs": 10, "learning_rate": 2e-3, "batch_size": 128, "width": 32}
 TIMESTEPS = 200  # noise levels in training
 BETA_SCHEDULE = "squaredcos_cap_v2"  # cosine: pure noise at the last level for any number of levels
 SAMPLE_STEPS = 40  # denoising steps when sampling, spread over the 200 levels

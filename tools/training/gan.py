@@ -33,7 +33,7 @@ from tools.training.loop import (
     seeded_init,
 )
 
-DEFAULTS = {"learning_rate": 1e-3, "batch_size": 64, "width": 32}
+DEFAULTS = {"epochs": 40, "learning_rate": 1e-3, "batch_size": 64, "width": 32}
 NOISE = 32  # length of the generator's input noise vector
 SAMPLES = 16  # the fixed noise batch drawn every epoch
 BETAS = (0.5, 0.999)  # Adam momentum as in DCGAN: a lower beta1 keeps the contest from oscillating

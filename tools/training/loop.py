@@ -97,7 +97,13 @@ class Run:
 
     def end_epoch(self, epoch: int, loss: float, metrics: dict, seconds: float, line: str) -> EpochRow:
         """Record a finished (or budget-cut) epoch, tell the learner, and hand the row to the UI."""
-        metrics = {**metrics, "batches": self.batches_done, "batches_total": self.batches_total}
+        metrics = {
+            **metrics,
+            "batches": self.batches_done,
+            "batches_total": self.batches_total,
+            "epochs_asked": self.epochs,
+            "time_budget_s": self.budget_s,
+        }
         row = EpochRow(epoch=epoch, loss=round(loss, 5), metrics=metrics, seconds=round(seconds, 3))
         self.rows.append(row)
         part = "" if self.batches_done == self.batches_total else f" ({self.batches_done} batches)"

@@ -13,16 +13,31 @@ from tools.views import Part, bar, labelled_strip, line_chart, markdown, picture
 BAR = 12
 
 
-def training_table(rows: list[EpochRow]) -> str:
-    """The run epoch by epoch: the loss with a bar from the run's lowest (short) to highest (full)."""
+def training_table(rows: list[EpochRow], shown: int = 12) -> str:
+    """The run epoch by epoch (at most `shown` rows, evenly spread, first and last kept): the loss with
+    a bar from the run's lowest (short) to highest (full)."""
     losses = [row.loss for row in rows]
     low, span = min(losses), (max(losses) - min(losses)) or 1.0
+    picked = [rows[i] for i in spread(len(rows), shown)]
     lines = ["| epoch | loss | | seconds | observation |", "|---:|---:|---|---:|---|"]
-    for row in rows:
+    for row in picked:
         share = 0.08 + 0.92 * (row.loss - low) / span  # the lowest loss still shows as a sliver
         note = plain(row.metrics.get("observation", ""))
         lines.append(f"| {row.epoch} | {row.loss:.4f} | `{bar(share, BAR)}` | {row.seconds:.1f} | {note} |")
+    if len(picked) < len(rows):
+        lines.append(f"\n{len(picked)} of {len(rows)} epochs; the chart has every one.")
     return "\n".join(lines)
+
+
+def live_heading(rows: list[EpochRow]) -> str:
+    """Where the run stands against its limits: the epochs asked and the time budget."""
+    last = rows[-1].metrics
+    used = sum(r.seconds for r in rows)
+    return (
+        f"#### Training live: epoch {rows[-1].epoch} of {last.get('epochs_asked', '?')} · "
+        f"{used:.0f} s of the {last.get('time_budget_s', 0):g} s budget · **Stop training** ends it "
+        "after the current batch"
+    )
 
 
 def loss_chart(rows: list[EpochRow], path: Path) -> str:
@@ -145,7 +160,7 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
 def live(rows: list[EpochRow], folder: Path) -> list[Part]:
     """While it trains: the table so far, the chart redrawn, the latest sample."""
     return [
-        markdown("training table", lambda: "#### Training live\n\n" + training_table(rows)),
+        markdown("training table", lambda: live_heading(rows) + "\n\n" + training_table(rows)),
         _chart(rows, folder / f"loss-after-epoch-{rows[-1].epoch}.png"),  # a new name: the page reloads it
         *_accuracy(rows, folder / f"accuracy-after-epoch-{rows[-1].epoch}.png"),
         *_sample(rows[-1]),
