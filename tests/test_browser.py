@@ -197,6 +197,20 @@ def test_an_image_is_generated_in_the_page(page, output_dir):
     page.locator("#explorer").screenshot(path=str(output_dir / "scrub-step-5.png"))
 
 
+def test_a_code_demo_shows_samples_their_tokens_and_the_test_results(page, output_dir):
+    ask(page, "/demo code a function that reverses a string", until="every number above was measured")
+    chat = page.locator("#chat")
+    chat.get_by_text("code_generation finished").wait_for()
+    text = chat.inner_text()
+    assert "What each sample did" in text and "reverse_string" in text and "Key insight" in text
+    alts = [img.get_attribute("alt") or "" for img in chat.locator("img").all()]
+    assert sum(alt.startswith(("Each token", "Sample ")) for alt in alts) == 4  # one picture per sample
+    assert any("pass@k" in alt for alt in alts)
+    assert chat.locator("pre code").count() >= 4  # the samples as code blocks, shown as code
+    chat.get_by_text("What each sample did").scroll_into_view_if_needed()
+    page.locator("#chat").screenshot(path=str(output_dir / "code-demo.png"))
+
+
 HOSTILE = "<img src=x onerror=alert(1)><b>bold</b>"
 
 

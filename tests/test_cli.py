@@ -114,3 +114,14 @@ def test_out_of_range_values_get_one_clear_line(argv, why, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and why in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if "error:" in line]) == 1
+
+
+def test_demo_code_writes_the_samples(home, tutor, tmp_path, capsys):
+    out = tmp_path / "code"
+    args = ["demo", "code", "reverse a string", "--samples", "2", "--max-new-tokens", "80", "--out", str(out)]
+    assert cli_main([*args, "--json"]) == 0
+    trace = json.loads(capsys.readouterr().out)
+    written = sorted(p.name for p in out.iterdir())
+    assert sum(n.endswith(("sample-1.py", "sample-2.py")) for n in written) == 2
+    sample = next(out.glob("*sample-1.py")).read_text()
+    assert sample.strip() == trace["stages"][2]["data"]["samples"][0]["code"].strip()

@@ -57,3 +57,30 @@ def cached_model_dir(home: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
+
+
+_LOADED: dict[tuple[str, str], tuple] = {}  # (folder, device) -> (model, tokenizer), shared by the tools
+
+
+def load_causal_lm(home: Path, ref: str | None, device: str):
+    """(model, tokenizer) for a local transformers folder, or the embedded model when `ref` is None;
+    loaded once per process and device, with eager attention (the only kind that returns attention
+    weights). Raises ModelUnavailable with a learner-readable message when it cannot load."""
+    path = str(cached_model_dir(home)) if ref is None else ref
+    if (path, device) not in _LOADED:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=torch.float32, attn_implementation="eager"
+            )
+        except Exception as e:  # missing folder, unreachable hub, not a causal LM, ...
+            raise ModelUnavailable(
+                f"Cannot load the model {ref!r}: it is not a local model folder, and model hubs "
+                "cannot be reached from here. Leave `model` empty to use the embedded SmolLM2."
+            ) from e
+        _LOADED[(path, device)] = (model.to(device).eval(), tokenizer)
+    return _LOADED[(path, device)]

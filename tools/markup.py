@@ -3,7 +3,8 @@ text inside the Markdown the chat renders, never as HTML or formatting.
 
 `plain` backslash-escapes every ASCII punctuation character (CommonMark makes each a literal, so
 `<img onerror=...>` shows as typed); `unplain` undoes it, for history sent back to a model.
-`code` quotes a short string as an inline code span, for messages also printed in a terminal.
+`code` quotes a short string as an inline code span, for messages also printed in a terminal;
+`code_block` shows a whole program as a fenced block (literal: Markdown inside it is not rendered).
 """
 
 from __future__ import annotations
@@ -38,3 +39,9 @@ def code(text: object, limit: int = 80) -> str:
     fence = "`" * (max((len(r) for r in re.findall(r"`+", line)), default=0) + 1)
     pad = " " if line.startswith("`") or line.endswith("`") or not line else ""
     return f"{fence}{pad}{line}{pad}{fence}"
+
+
+def code_block(text: str, language: str = "python") -> str:
+    """`text` as a fenced code block whose fence is longer than any run of backticks inside it."""
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}{language}\n{text}\n{fence}"

@@ -19,7 +19,7 @@ class TensorInfo(BaseModel):
 
 
 class Artifact(BaseModel):
-    kind: Literal["image", "audio", "plot", "table"]
+    kind: Literal["image", "audio", "plot", "table", "code"]  # code: a generated program, as a file
     path: str
     caption: str = ""
 

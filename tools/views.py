@@ -134,7 +134,7 @@ def compare_runs(a, b) -> str:
 
 
 def _output_text(trace) -> str:
-    text = trace.output.get("text")
+    text = trace.output.get("text") or trace.output.get("code")
     return (
         code(text, 80) if isinstance(text, str) else "the picture below" if trace.output.get("image") else "—"
     )

@@ -18,7 +18,7 @@ import torch
 from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
-from tools.embedded_model import MODEL_NAME, cached_model_dir
+from tools.embedded_model import MODEL_NAME, ModelUnavailable, load_causal_lm
 from tools.text_generation import ablation, inside, questions, views
 from tools.text_generation.layers import MATRIX_TOKENS, read_layers, shape, tok_text, top_tokens
 from tools.text_generation.prompting import resolve_mode
@@ -103,23 +103,10 @@ class TextGenerationTool(Tool):
         return self.setup((ref or "<embedded>", device), lambda: self._load(ref, device))
 
     def _load(self, ref: str | None, device: str):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging
-
-        logging.disable_progress_bar()
-        path = str(cached_model_dir(self.settings.home)) if ref is None else ref
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-            # eager attention: the only implementation that returns attention weights
-            model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=torch.float32, attn_implementation="eager"
-            )
-        except Exception as e:  # missing folder, unreachable hub, not a causal LM, ...
-            raise ToolError(
-                f"Cannot load the model {ref!r}: it is not a local model folder, and model hubs "
-                "cannot be reached from here. Leave `model` empty to use the embedded SmolLM2."
-            ) from e
-        return model.to(device).eval(), tokenizer
+            return load_causal_lm(self.settings.home, ref, device)
+        except ModelUnavailable as e:
+            raise ToolError(str(e)) from e
 
     def run(self, args: TextGenerationArgs, ctx: RunContext) -> PipelineTrace:
         import transformers
