@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"  # ../shared beside the checkout (CI has it)
@@ -88,3 +89,28 @@ def page_server(settings, tutor):
     )
     yield f"http://127.0.0.1:{port}"
     demo.close()
+
+
+def tiny_llama(folder: Path, home: Path, chat_template: bool = True) -> Path:
+    """A tiny randomly initialised Llama with the embedded model's tokenizer, saved in from_pretrained's
+    layout: the `model` option's path, for any tool that runs a local causal language model."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from tools.embedded_model import cached_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(cached_model_dir(home))
+    if not chat_template:  # a base model: no chat template
+        tokenizer.chat_template = None
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

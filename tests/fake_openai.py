@@ -1,8 +1,9 @@
 """A local stand-in for the OpenAI HTTP API, for tests: the real `openai` SDK talks to it over HTTP.
 
-It answers like the documented API: chat completions (plain JSON or server-sent-event chunks),
-image generations (base64 or a URL it then serves, DALL-E 3's revised prompt, GPT Image token
-usage), and error bodies of the documented shape. Tests script its behaviour through attributes
+It answers like the documented API: chat completions (plain JSON or server-sent-event chunks, `n`
+choices, `logprobs`), image generations (base64 or a URL it then serves, DALL-E 3's revised prompt,
+GPT Image token usage), speech (`/v1/audio/speech`: WAV bytes whose length follows the text and the
+speed), and error bodies of the documented shape. Tests script its behaviour through attributes
 and read back the requests it received.
 """
 
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,6 +155,8 @@ class FakeOpenAI:
                     return self._error(fake.fail_with)
                 if self.path.rstrip("/") == "/v1/images/generations":
                     return self._images(body)
+                if self.path.rstrip("/") == "/v1/audio/speech":
+                    return self._speech(body)
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._json(
                         404, {"error": {"message": "Unknown path", "type": "invalid_request_error"}}
@@ -169,6 +173,20 @@ class FakeOpenAI:
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
+
+            def _speech(self, body: dict) -> None:
+                if body.get("model") not in SPEECH_MODELS:
+                    return self._error(404)
+                if body.get("instructions") and body["model"].startswith("tts-1"):
+                    message = "instructions are not supported with this model"
+                    error = {"message": message, "type": "invalid_request_error", "param": "instructions"}
+                    return self._json(400, {"error": {**error, "code": None}})
+                audio = _wav(body["input"], float(body.get("speed") or 1.0))
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(audio)))
+                self.end_headers()
+                self.wfile.write(audio)
 
             def _images(self, body: dict) -> None:
                 if fake.image_delay_s and fake._closing.wait(fake.image_delay_s):
@@ -235,19 +253,23 @@ class FakeOpenAI:
         return self.script.pop(0) if self.script else self.reply
 
     def completion(self, body: dict) -> dict:
+        """`n` choices (the next scripted answers), with per-token log-probabilities when asked."""
+        choices = []
+        for i in range(body.get("n") or 1):
+            content = self._next()
+            logprobs = {"content": _logprobs(content), "refusal": None} if body.get("logprobs") else None
+            choices.append({
+                "index": i,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": logprobs,
+            })  # fmt: skip
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": self._next(), "refusal": None},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
-            ],
+            "choices": choices,
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
 
@@ -277,6 +299,37 @@ class FakeOpenAI:
                 delta["role"] = "assistant"
             yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
         yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+
+SPEECH_MODELS = {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"}
+
+
+def _wav(text: str, speed: float, rate: int = 24000) -> bytes:
+    """A 16-bit mono WAV as the speech endpoint returns: a wobbling tone, 60 ms a character at speed 1."""
+    import wave
+
+    import numpy as np
+
+    seconds = max(0.3, 0.06 * len(text) / speed)
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = 180 + 40 * np.sin(2 * np.pi * 2 * t)  # a voice-like wobble
+    samples = (0.3 * np.sin(2 * np.pi * pitch * t) * 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(samples.tobytes())
+    return out.getvalue()
+
+
+def _logprobs(text: str) -> list[dict]:
+    """The text cut into word-sized tokens as the API lists them; a long token is a less sure one."""
+    tokens = re.findall(r"\s*\S+|\s+", text)
+    return [
+        {"token": t, "logprob": -0.3 * len(t.strip()) / 4, "bytes": list(t.encode()), "top_logprobs": []}
+        for t in tokens
+    ]
 
 
 def _png(seed_text: str, width: int, height: int) -> bytes:

@@ -211,6 +211,19 @@ def test_a_code_demo_shows_samples_their_tokens_and_the_test_results(page, outpu
     page.locator("#chat").screenshot(path=str(output_dir / "code-demo.png"))
 
 
+def test_a_speech_demo_plays_the_sentence_and_draws_it(page, output_dir):
+    ask(page, "/demo speak Generative models make new data.", until="every number above was measured")
+    chat = page.locator("#chat")
+    chat.get_by_text("speech finished").wait_for()
+    chat.locator("audio").first.wait_for(state="attached")  # the player renders after the text
+    assert chat.locator("audio").count() == 1  # a player for the spoken sentence
+    alts = [img.get_attribute("alt") or "" for img in chat.locator("img").all()]
+    assert any(alt.startswith("Bright horizontal bands") for alt in alts)  # the spectrogram
+    assert "Phonemes:" in chat.inner_text() and "durations" in chat.inner_text()
+    chat.get_by_text("Phonemes:").scroll_into_view_if_needed()
+    page.locator("#chat").screenshot(path=str(output_dir / "speech-demo.png"))
+
+
 HOSTILE = "<img src=x onerror=alert(1)><b>bold</b>"
 
 

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
+from tests.fake_openai import FakeOpenAI
 from tools.base import ToolError
 from tools.code_generation import CodeGenerationTool, generate, tasks
 from tools.code_generation.tool import _syntax, pass_at_k
@@ -129,3 +131,51 @@ def test_questions_about_the_run_are_answered_by_its_numbers(tool, reverse):
     first = items[0]
     assert next(o.text for o in first.options if o.correct) == f"{c} of 2"
     assert len({o.text for o in first.options}) == len(first.options)
+
+
+RIGHT = "Here it is:\n\n```python\ndef reverse_string(s: str) -> str:\n    return s[::-1]\n```\nIt slices."
+WRONG = "```python\ndef reverse_string(s):\n    return s\n```"
+
+
+def test_an_api_model_writes_the_samples_through_the_real_sdk(settings, tmp_path):
+    with FakeOpenAI() as api:
+        api.script = [RIGHT, WRONG]
+        tool = CodeGenerationTool(replace(settings, openai_api_key=api.api_key, openai_base_url=api.base_url))
+        trace = tool({"prompt": "reverse a string", "api_model": "gpt-4o-mini", "samples": 2, "seed": 7})
+    body = api.requests[-1]["body"]
+    assert (body["n"], body["logprobs"], body["seed"], body["model"]) == (2, True, 7, "gpt-4o-mini")
+    assert "reverse_string(s: str) -> str" in body["messages"][0]["content"]
+    assert trace.device == "api" and trace.stage("tokenization").data["prompt_tokens"] == 10
+    samples = trace.stage("generation").data["samples"]
+    assert samples[0]["code"] == "def reverse_string(s: str) -> str:\n    return s[::-1]"
+    assert all(0 < t["prob"] <= 1 for t in samples[0]["tokens"])  # exp(logprob) of each token
+    assert [r["passed"] for r in trace.stage("tests").data["results"]] == [True, False]
+    assert trace.stage("pass@k").data["pass_at"] == {"1": 0.5, "2": 1.0}
+
+
+def test_api_failures_are_clear_messages(settings):
+    args = {"prompt": "reverse a string", "api_model": "gpt-4o-mini", "samples": 1}
+    with pytest.raises(ToolError, match="OPENAI_API_KEY"):
+        CodeGenerationTool(replace(settings, openai_api_key=None))(args)
+    with FakeOpenAI() as api:
+        tool = CodeGenerationTool(replace(settings, openai_api_key=api.api_key, openai_base_url=api.base_url))
+        for status, said in ((429, "rate-limiting"), (404, "does not serve gpt-4o-mini"), (500, "internal")):
+            api.fail_with = status
+            with pytest.raises(ToolError, match=said):
+                tool(args)
+
+
+def test_a_local_base_model_folder_runs_through_the_same_stages(tool, settings, tmp_path):
+    """A tiny random Llama without a chat template: the prompt opens the code block and the model
+    continues it; its gibberish is parsed and tested like any sample, and nothing crashes."""
+    from tests.conftest import tiny_llama
+
+    folder = tiny_llama(tmp_path, settings.home, chat_template=False)
+    trace = tool({"prompt": "reverse a string", "model": str(folder), "samples": 2, "max_new_tokens": 16})
+    prompt = "".join(trace.stage("tokenization").data["tokens"])
+    assert prompt.endswith("```python\n") and "<|im_start|>" not in prompt
+    samples = trace.stage("generation").data["samples"]
+    assert len(samples) == 2 and all(len(s["tokens"]) <= 16 for s in samples)
+    assert trace.title.startswith(f"How {folder.name} wrote")
+    results = trace.stage("tests").data["results"]
+    assert len(results) == 2 and trace.stage("pass@k").data["n"] == 2

@@ -78,7 +78,7 @@ def test_off_topic_and_instructions_to_the_tutor_are_declined_without_a_demo(tut
 
 def test_an_unsure_request_is_asked_about_and_yes_runs_it(tutor):
     conv = Conversation()
-    offer = talk(tutor, conv, "could you try the model on my sentence: the moon is made of")
+    offer = talk(tutor, conv, "could you try the model: the moon is made of")  # a vague request
     assert offer["tools"] == [] and offer["answer"].startswith("Shall I run the language model")
     assert "the moon is made of" in offer["answer"] and conv.offer
     assert [o["label"] for o in offer["options"]] == ["Yes, run it", "No, just explain"]

@@ -141,23 +141,9 @@ def test_demo_text_cli_prints_and_writes_the_trace(tool, tmp_path, capsys):
 
 def test_any_local_model_folder_runs_with_the_same_trace(tool, settings, tmp_path):
     """A tiny randomly initialised Llama saved with from_pretrained's layout: the `model` option path."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from tests.conftest import tiny_llama
 
-    from tools.embedded_model import cached_model_dir
-
-    tokenizer = AutoTokenizer.from_pretrained(cached_model_dir(settings.home))
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-    )
-    LlamaForCausalLM(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    tiny_llama(tmp_path, settings.home)
     trace = tool(
         {"prompt": PROMPT, "mode": "continue", "max_new_tokens": 4, "temperature": 0, "model": str(tmp_path)}
     )

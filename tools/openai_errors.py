@@ -1,9 +1,21 @@
 """OpenAI API failures as sentences a learner can act on, shared by the chat backend and the API tools.
-Secrets never appear in them: server text is quoted only with the key removed."""
+Secrets never appear in them: server text is quoted only with the key removed, and `endpoint` names a
+server without the credentials its URL may carry."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import openai
+
+
+def no_key(what: str, instead: str) -> str:
+    """What to do when `what` ("The image API") needs a key and none is set; `instead`: what works
+    without one."""
+    return (
+        f"{what} needs an OpenAI API key, and none is set: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
+        f"OpenAI-compatible server), then restart the tutor. {instead}"
+    )
 
 
 def explain_openai_error(
@@ -48,3 +60,13 @@ def explain_openai_error(
         said = (said.replace(key, "[key]") if key else said)[:300]
         return f"{where} refused the request ({exc.status_code}): {said}"
     return f"The call to {where} failed ({type(exc).__name__}). Try again."
+
+
+def endpoint(base_url: str | None) -> str:
+    """The API base without credentials that a URL might carry (user:password@host)."""
+    if not base_url:
+        return "https://api.openai.com/v1"
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")).rstrip(
+        "/"
+    )

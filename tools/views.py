@@ -17,9 +17,10 @@ BAR = 24  # characters of a full (100%) text bar
 
 @dataclass(frozen=True)
 class Part:
-    """One piece of a run's answer: Markdown, or a picture (a PNG path) with a caption under it."""
+    """One piece of a run's answer: Markdown, a picture (a PNG path) with a caption under it, or a sound
+    (a WAV path) to play."""
 
-    kind: Literal["markdown", "image"]
+    kind: Literal["markdown", "image", "audio"]
     what: str  # a short name, for the note shown if it cannot be drawn
     draw: Callable[[], str]  # the Markdown text, or the path of the picture it wrote
     caption: str = ""  # for pictures: what to look at (Markdown, ours)
@@ -31,6 +32,10 @@ def markdown(what: str, draw: Callable[[], str]) -> Part:
 
 def picture(what: str, draw: Callable[[], str], caption: str = "") -> Part:
     return Part("image", what, draw, caption)
+
+
+def audio(what: str, draw: Callable[[], str], caption: str = "") -> Part:
+    return Part("audio", what, draw, caption)
 
 
 def bar(share: float, width: int = BAR) -> str:

@@ -62,7 +62,7 @@ ABOUT_RUN = re.compile(
 )
 DEMO_CUE = re.compile(
     r"\b(?:show|run|demo|draw|paint|generate|make|create|train|training|watch|see|let|continue|finish|"
-    r"complete|write|sketch|render|produce|use|call|start|try|have)\b",
+    r"complete|write|sketch|render|produce|use|call|start|try|have|say|speak|pronounce|aloud|speech)\b",
     re.I,
 )
 # a question ("how does GPT generate text?") asks to be taught, unless it is a polite request to do something
@@ -72,7 +72,8 @@ QUESTION = re.compile(
     re.I,
 )
 REQUEST = re.compile(
-    r"\b(?:can|could|would|will) you\b|\bplease\b|\bi want\b|\bi'?d like\b|\blet me\b|\bshow me\b", re.I
+    r"\b(?:can|could|would|will) you\b|\bplease\b|\bi want\b|\bi'?d like\b|\blet me\b|\bshow me\b"
+    r"|\bcan (?:the|a|this|your) (?:model|ai|llm|voice)\b.*\b(?:run|test|show)\b",  # ... and run it
 )
 OFFTOPIC_EXAMPLES = [
     "what's the weather like tomorrow",
@@ -110,6 +111,16 @@ class Intent:
     hits: list[Hit] = field(default_factory=list)  # explain: the lesson sections found
 
 
+QUOTED = re.compile(r'"[^"]*"|“[^”]*”|:.*$', re.S)  # quoted or introduced text: the content, not the request
+
+
+def request_part(message: str) -> str:
+    """The words that say what to do, without the text to do it to ("speak the sentence "diffusion
+    models remove noise"" is about speaking, not diffusion), when a request remains."""
+    rest = QUOTED.sub(" ", message).strip()
+    return rest if len(rest.split()) >= 2 else message
+
+
 class Understanding:
     def __init__(self, router: Router, store, min_relevance: float, retrieval_k: int):
         self.router, self.store = router, store
@@ -132,7 +143,7 @@ class Understanding:
             for kind, pattern in (("simpler", SIMPLER), ("example", EXAMPLE), ("deeper", DEEPER)):
                 if pattern.search(message) and len(message) < 80:
                     return Intent("more", kind)
-        tool, tool_score, explain_score = self.router.scores(message)
+        tool, tool_score, explain_score = self.router.scores(request_part(message))
         asks_to_do = DEMO_CUE.search(message) and (not QUESTION.match(message) or REQUEST.search(message))
         if tool and tool_score >= OFFER_DEMO and tool_score > explain_score and asks_to_do:
             kind = "demo" if tool_score >= STRONG_DEMO else "offer"

@@ -113,6 +113,10 @@ class Router:
             classes = self.registry.classes
             paired = [n for n in self.registry.names() if classes[n].counterpart in classes]
             if kind == "compare" and prompt.strip() and paired:
+                first, _, words = prompt.strip().partition(" ")  # `/demo compare [COMMAND] PROMPT`
+                chosen = self.registry.resolve(first)
+                if chosen in paired and words.strip():
+                    return Route("compare", words.strip(), chosen)
                 return Route("compare", prompt.strip(), paired[0])
             name = self.registry.resolve(kind)
             if name and prompt.strip():
@@ -126,7 +130,8 @@ class Router:
             cls = self.registry.classes[n]
             lines.append(f"- `/demo {cls.command or n} PROMPT` (**{n}**): {cls.description}")
             if cls.counterpart:
-                lines.append(f"- `/demo compare PROMPT`: **{n}** and **{cls.counterpart}** side by side")
+                usage = f"/demo compare {cls.command or n} PROMPT"
+                lines.append(f"- `{usage}`: **{n}** and **{cls.counterpart}** side by side")
         lines += [
             "",
             "Or just ask a question in your own words, e.g. *show me how a language model writes "

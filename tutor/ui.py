@@ -114,8 +114,11 @@ def part_messages(parts: list[Part]) -> list[dict]:
             else:
                 out.append({"role": "assistant", "content": text})
             continue
-        alt = part.caption.replace("*", "") or part.what  # for screen readers: what the picture shows
-        out.append({"role": "assistant", "content": picture_content(drawn, alt)})
+        if part.kind == "audio":  # a file message: the chat shows an audio player
+            out.append({"role": "assistant", "content": {"path": drawn}})
+        else:
+            alt = part.caption.replace("*", "") or part.what  # for screen readers: what the picture shows
+            out.append({"role": "assistant", "content": picture_content(drawn, alt)})
         if part.caption:
             out.append({"role": "assistant", "content": f"*{part.caption}*"})
     return out

@@ -30,7 +30,10 @@ class Sample:
 
 
 def prompt_text(tok, request: str) -> str:
-    """The request as the model's chat template lays it out, ready for the assistant's reply."""
+    """The request as the model's chat template lays it out, ready for the assistant's reply; for a
+    model without one (a base model), the request and an opened code block to continue."""
+    if not tok.chat_template:
+        return f"# {request}\n```python\n"
     return tok.apply_chat_template(
         [{"role": "user", "content": request}], add_generation_prompt=True, tokenize=False
     )
@@ -70,25 +73,30 @@ def draw(model, tok, prompt: str, k: int, temperature: float, top_p: float, max_
     new = out.sequences[:, ids.shape[1] :]  # (k, steps)
     probs = torch.stack(out.logits, dim=1).float().softmax(-1)  # (k, steps, vocab)
     chosen = probs.gather(-1, new.unsqueeze(-1)).squeeze(-1)  # (k, steps)
-    return ids, [_sample(tok, new[i].tolist(), chosen[i].tolist(), max_new) for i in range(k)]
+    samples = []
+    for row, row_probs in zip(new.tolist(), chosen.tolist(), strict=True):
+        ended = "end of text" if tok.eos_token_id in row else "token limit"
+        kept = row[: row.index(tok.eos_token_id)] if tok.eos_token_id in row else row
+        pieces = [(tok.decode([i]), i, p) for i, p in zip(kept, row_probs, strict=False)]
+        samples.append(sample(pieces, ended))
+    return ids, samples
 
 
-def _sample(tok, token_ids: list[int], probs: list[float], max_new: int) -> Sample:
-    """One reply: its tokens up to the end of text, the code pulled out, and which tokens made it."""
-    tokens, reply, ended = [], "", "token limit"
-    for token_id, p in zip(token_ids, probs, strict=True):
-        if token_id == tok.eos_token_id:
-            ended = "end of text"
-            break
-        piece = tok.decode([token_id])
+def sample(pieces: list[tuple[str, int | None, float]], ended: str) -> Sample:
+    """One reply from its tokens (text, id or None, probability) and why it ended: the code pulled out
+    (the first fenced block; up to a closing fence when the prompt opened it; else the whole reply)
+    and which tokens made it."""
+    tokens, reply = [], ""
+    for piece, token_id, p in pieces:
         tokens.append({"token": piece, "id": token_id, "prob": round(p, 4), "start": len(reply)})
         reply += piece
     if CLOSED.search(reply):
         ended = "code block closed"
-    elif ended == "token limit" and len(tokens) < max_new:
-        ended = "end of text"
     found = FENCED.search(reply)
-    start, end = (found.start(1), found.end(1)) if found else (0, len(reply))
+    if found:
+        start, end = found.start(1), found.end(1)
+    else:  # no opening fence in the reply: the code runs up to a closing fence, if any
+        start, end = 0, reply.find("```") if "```" in reply else len(reply)
     for t in tokens:
         t["in_code"] = start <= t.pop("start") < end
     return Sample(reply=reply, code=reply[start:end], tokens=tokens, ended=ended)

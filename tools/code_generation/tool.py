@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
-from tools.code_generation import generate, questions, sandbox, tasks, views
+from tools.code_generation import api, generate, questions, sandbox, tasks, views
 from tools.embedded_model import MODEL_NAME, ModelUnavailable, load_causal_lm
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
@@ -43,6 +43,12 @@ class CodeGenerationArgs(BaseModel):
         "tutor's tests for its example tasks.",
     )
     model: str | None = Field(None, description="A local transformers model folder; default: SmolLM2.")
+    api_model: str | None = Field(
+        None,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9][\w.:/-]*$",
+        description="Ask an OpenAI-compatible model instead (e.g. gpt-4o-mini; needs OPENAI_API_KEY).",
+    )
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -84,22 +90,15 @@ class CodeGenerationTool(Tool):
     ]
 
     def run(self, args: CodeGenerationArgs, ctx: RunContext) -> PipelineTrace:
-        import transformers
-
         clock = Clock()
         request, task = _request(args, clock)
-        ctx.progress("loading the model")
-        try:
-            model, tok = load_causal_lm(self.settings.home, args.model, ctx.device)
-        except ModelUnavailable as e:
-            raise ToolError(str(e)) from e
-        prompt = generate.prompt_text(tok, request.data["request"])
-        ctx.progress(f"drawing {args.samples} samples")
-        with clock.stage() as t:
-            ids, samples = generate.draw(
-                model, tok, prompt, args.samples, args.temperature, args.top_p, args.max_new_tokens, args.seed
-            )
-        tokenization = _tokenization(tok, prompt, ids)
+        if args.api_model:
+            ctx.progress(f"asking {args.api_model} for {args.samples} samples")
+            with clock.stage() as t:
+                samples, info = api.draw(self.settings, args.api_model, request.data["request"], args)
+            tokenization = _api_tokens(info)
+        else:
+            samples, tokenization, t = self._draw_here(args, request.data["request"], clock, ctx)
         drawn = _generation(samples, t.ms, args, ctx.folder)
         checks = _syntax(samples, clock)
         ctx.progress("running the tests in a sandbox")
@@ -108,18 +107,32 @@ class CodeGenerationTool(Tool):
         passing = [s for s, r in zip(samples, tested.data["results"], strict=True) if r["passed"]]
         return PipelineTrace(
             tool=self.name,
-            title=f"How {Path(args.model).name if args.model else MODEL_NAME} wrote "
-            f"{request.data['function']}",
+            title=f"How {_model_name(args)} wrote {request.data['function']}",
             prompt=args.prompt,
-            device=ctx.device,
+            device="api" if args.api_model else ctx.device,
             seed=args.seed,
             config={**args.model_dump(), "task": task.name if task else None},
-            versions={"transformers": transformers.__version__},
+            versions=_versions(),
             stages=[request, tokenization, drawn, checks, tested, scores],
             output={"code": (passing or samples)[0].code},
             key_insight=_insight(checks, tested, scores),
             total_ms=clock.total_ms(),
         )
+
+    def _draw_here(self, args: CodeGenerationArgs, request: str, clock: Clock, ctx: RunContext):
+        """The samples from a model on this machine: (samples, the tokenization stage, the timer)."""
+        ctx.progress("loading the model")
+        try:
+            model, tok = load_causal_lm(self.settings.home, args.model, ctx.device)
+        except ModelUnavailable as e:
+            raise ToolError(str(e)) from e
+        prompt = generate.prompt_text(tok, request)
+        ctx.progress(f"drawing {args.samples} samples")
+        with clock.stage() as t:
+            ids, samples = generate.draw(
+                model, tok, prompt, args.samples, args.temperature, args.top_p, args.max_new_tokens, args.seed
+            )
+        return samples, _tokenization(tok, prompt, ids), t
 
     def views(self, trace, folder):
         return views.views(trace, folder)
@@ -163,6 +176,27 @@ def _request(args: CodeGenerationArgs, clock: Clock) -> tuple[Stage, tasks.Task 
         data={"request": request, "function": function, "task": task.name if task else None,
               "tests": tests, "tests_from": source},
     ), task  # fmt: skip
+
+
+def _model_name(args: CodeGenerationArgs) -> str:
+    return args.api_model or (Path(args.model).name if args.model else MODEL_NAME)
+
+
+def _versions() -> dict:
+    import openai
+    import transformers
+
+    return {"transformers": transformers.__version__, "openai": openai.__version__}
+
+
+def _api_tokens(info: dict) -> Stage:
+    counted = f"{info['prompt_tokens']} tokens" if info["prompt_tokens"] is not None else "tokens"
+    return Stage(
+        name="tokenization",
+        note=f"{info['where']} tokenized the request on its side: {counted}, not shown to us.",
+        duration_ms=0.0,
+        data={"tokens": [], "prompt_tokens": info["prompt_tokens"], "probabilities": info["probabilities"]},
+    )
 
 
 def _tokenization(tok, prompt: str, ids) -> Stage:

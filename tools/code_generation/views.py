@@ -96,7 +96,11 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     parts = [
         markdown("stage table", lambda: stage_table(trace)),
         markdown("request", lambda: f"**Asked:** {plain(request['request'])}"),
-        markdown("tokens", lambda: tokens_line(trace.stage("tokenization").data["tokens"])),
+        *(
+            [markdown("tokens", lambda: tokens_line(trace.stage("tokenization").data["tokens"]))]
+            if trace.stage("tokenization").data["tokens"]
+            else []
+        ),
         *_pictures(trace, folder),
         markdown("results", lambda: results_table(trace)),
     ]
@@ -126,6 +130,8 @@ def _pictures(trace: PipelineTrace, folder: Path) -> list[Part]:
         f"Each token's background is how sure the model was of it: white above 90%, amber below, red under "
         f"{LOW:.0%}. Read the red ones first: that is where a sample usually goes wrong. "
     )
+    if trace.stage("tokenization").data.get("probabilities") is False:
+        how = "This server sent no token probabilities, so every token is drawn on white. "
     parts = []
     for i, (sample, result) in enumerate(zip(samples, results, strict=True)):
         said = "it passed every test." if result["passed"] else f"it failed: {_broke(result)}."

@@ -16,7 +16,7 @@ import base64
 import io
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 from tools.base import RunContext, Tool, ToolError
 from tools.image_api.models import DEFAULT_MODEL, MODELS, ModelName, ModelSpec, estimate_cost
 from tools.markup import plain
-from tools.openai_errors import explain_openai_error
+from tools.openai_errors import endpoint, explain_openai_error, no_key
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 from tools.views import markdown, picture, stage_table
 
@@ -119,13 +119,9 @@ class ImageAPITool(Tool):
     def run(self, args: ImageAPIArgs, ctx: RunContext) -> PipelineTrace:
         key = self.settings.openai_api_key
         if not key:
-            raise ToolError(
-                "The image API needs an OpenAI API key, and none is set: set OPENAI_API_KEY (and "
-                "OPENAI_BASE_URL for an OpenAI-compatible server), then restart the tutor. The local "
-                "image demo needs no key."
-            )
+            raise ToolError(no_key("The image API", "The local image demo needs no key."))
         spec, timeout = MODELS[args.model], _timeout_s()
-        where, base_url = _endpoint(self.settings.openai_base_url), self.settings.openai_base_url
+        where, base_url = endpoint(self.settings.openai_base_url), self.settings.openai_base_url
         clock = Clock()
         request = _request(args, spec, where, timeout, clock)
         ctx.progress(f"waiting for {args.model} to draw (a black box: nothing to see until it answers)")
@@ -315,16 +311,6 @@ def _timeout_s() -> float:
     if value <= 0:
         raise ToolError(f"TUTOR_IMAGE_TIMEOUT_S must be a number of seconds above 0, not {raw!r}.")
     return value
-
-
-def _endpoint(base_url: str | None) -> str:
-    """The API base without credentials that a URL might carry (user:password@host)."""
-    if not base_url:
-        return "https://api.openai.com/v1"
-    parts = urlsplit(base_url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")).rstrip(
-        "/"
-    )
 
 
 def _download(url: str, timeout: float) -> bytes:
