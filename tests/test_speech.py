@@ -81,3 +81,13 @@ def test_the_pictures_plot_the_runs_own_samples(spoken, tmp_path):
 def test_bad_arguments_are_clear_errors(tool, arguments, field):
     with pytest.raises(ToolError, match=field):
         tool.parse(arguments)
+
+
+def test_questions_about_the_run_are_answered_by_its_durations(tool, spoken):
+    items = tool.questions(spoken)
+    longest = items[0]
+    rows = views.spoken(spoken.stage("durations").data["phonemes"])
+    right = next(o.text for o in longest.options if o.correct)
+    assert max(r["samples"] for r in rows) == max(r["samples"] for r in rows if r["phoneme"] == right)
+    assert len({o.text for o in longest.options}) == len(longest.options) >= 2
+    assert items[1].answer is True  # the durations add up to the waveform

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
-from tools.speech import views
+from tools.speech import questions, views
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
 VOICE = "en_US-joe-medium"
@@ -133,6 +133,9 @@ class SpeechTool(Tool):
     def facts(self, trace):
         return views.facts(trace)
 
+    def questions(self, trace):
+        return questions.questions(trace)
+
     def frames(self, trace):
         return []
 
@@ -177,8 +180,8 @@ def _durations_stage(aligned, rate: int, samples: int) -> Stage:
         for a in aligned
     ]
     total = sum(r["samples"] for r in rows)
-    spoken = [r for r in rows if r["phoneme"].strip() and r["phoneme"] not in "^$"]
-    longest = max(spoken, key=lambda r: r["samples"]) if spoken else None
+    sounds = views.spoken(rows)
+    longest = max(sounds, key=lambda r: r["samples"]) if sounds else None
     ms_long = longest["samples"] / rate * 1000 if longest else 0
     said = f"; the longest, {longest['phoneme']!r}, {ms_long:.0f} ms" if longest else ""
     return Stage(

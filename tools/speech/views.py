@@ -130,11 +130,16 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     ]
 
 
+def spoken(rows: list[dict]) -> list[dict]:
+    """The phonemes that are sounds: not the spaces, nor piper's start (^) and end ($) marks."""
+    return [r for r in rows if r["phoneme"].strip() and r["phoneme"] not in ("^", "$")]
+
+
 def insight(durations: dict, seconds: float, length_scale: float) -> str:
-    spoken = [r for r in durations["phonemes"] if r["phoneme"].strip() and r["phoneme"] not in "^$"]
-    per = seconds / max(len(spoken), 1) * 1000
+    sounds = spoken(durations["phonemes"])
+    per = seconds / max(len(sounds), 1) * 1000
     return (
-        f"The voice spoke {len(spoken)} phonemes in {seconds:.2f} s, {per:.0f} ms each on average at "
+        f"The voice spoke {len(sounds)} phonemes in {seconds:.2f} s, {per:.0f} ms each on average at "
         f"length_scale {length_scale:g}. It chose every phoneme's length first, then drew the waveform to "
         "fill those lengths: speech is generated from sounds and timings, not from letters."
     )
