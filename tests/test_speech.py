@@ -91,3 +91,45 @@ def test_questions_about_the_run_are_answered_by_its_durations(tool, spoken):
     assert max(r["samples"] for r in rows) == max(r["samples"] for r in rows if r["phoneme"] == right)
     assert len({o.text for o in longest.options}) == len(longest.options) >= 2
     assert items[1].answer is True  # the durations add up to the waveform
+
+
+def _tiny_vits(folder):
+    """A tiny randomly initialised VITS (the MMS-TTS architecture) with a character vocabulary, saved as
+    a transformers model folder."""
+    import json
+
+    import torch
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    vocab = {c: i for i, c in enumerate(["<pad>", *" abcdefghijklmnopqrstuvwxyz'.,"])}
+    folder.mkdir(parents=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    VitsTokenizer(
+        str(folder / "vocab.json"), pad_token="<pad>", unk_token="<pad>", phonemize=False
+    ).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = VitsConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32,
+        flow_size=8, spectrogram_bins=17, upsample_initial_channel=16, upsample_rates=[4, 4],
+        upsample_kernel_sizes=[8, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+        prior_encoder_num_flows=1, prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1,
+        duration_predictor_num_flows=1, duration_predictor_filter_channels=16, depth_separable_num_layers=1,
+        sampling_rate=8000,
+    )  # fmt: skip
+    VitsModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_local_transformers_model_folder_speaks_through_the_same_tool(tool, tmp_path):
+    folder = _tiny_vits(tmp_path / "tiny-vits")
+    trace = tool({"prompt": "hello there", "model": str(folder)})
+    assert [s.name for s in trace.stages] == ["tokens", "waveform", "spectrogram"]
+    assert trace.stage("tokens").data["ids"][0]  # the model's own tokenizer
+    with wave.open(trace.output["audio"], "rb") as f:
+        assert f.getframerate() == 8000 and f.getnframes() == trace.stage("waveform").data["samples"] > 0
+    assert "does not hand out how long" in trace.key_insight and tool.questions(trace) == []
+    parts = views.views(trace, tmp_path)
+    assert [p.what for p in parts] == ["stage table", "the spoken sentence", "waveform", "spectrogram"]
+    assert all(p.draw() for p in parts)
+    with pytest.raises(ToolError, match="Cannot load"):
+        tool({"prompt": "hi", "model": str(tmp_path / "missing")})

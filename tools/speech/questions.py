@@ -10,6 +10,8 @@ from tools.trace import PipelineTrace
 
 
 def questions(trace: PipelineTrace) -> list[QuizItem]:
+    if not any(s.name == "durations" for s in trace.stages):
+        return []  # a model that did not time its phonemes
     data = trace.stage("durations").data
     rate, rows = data["sample_rate"], spoken(data["phonemes"])
     if len(rows) < 4:

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from tools.base import RunContext, Tool, ToolError
-from tools.speech import questions, views
+from tools.speech import local_model, questions, views
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
 
 VOICE = "en_US-joe-medium"
@@ -33,6 +33,9 @@ class SpeechArgs(BaseModel):
     )
     length_scale: float = Field(1.0, ge=0.5, le=2.0, description="Slower above 1, faster below (like speed).")
     noise_w_scale: float = Field(0.8, ge=0.0, le=1.5, description="How much the phoneme durations vary.")
+    model: str | None = Field(
+        None, description="A local transformers text-to-speech or text-to-audio model folder; default: Piper."
+    )
 
 
 class SpeechTool(Tool):
@@ -85,6 +88,8 @@ class SpeechTool(Tool):
         return self.setup(VOICE, load)
 
     def run(self, args: SpeechArgs, ctx: RunContext) -> PipelineTrace:
+        if args.model:
+            return self._run_local(args, ctx)
         from piper import SynthesisConfig
 
         clock = Clock()
@@ -127,6 +132,32 @@ class SpeechTool(Tool):
             total_ms=clock.total_ms(),
         )
 
+    def _run_local(self, args: SpeechArgs, ctx: RunContext) -> PipelineTrace:
+        """A transformers model folder instead of the Piper voice: tokens, waveform, spectrogram."""
+        import transformers
+
+        clock = Clock()
+        ctx.progress("loading the model")
+        pipe = self.setup(("local", args.model, ctx.device), lambda: local_model.load(args.model, ctx.device))
+        ctx.progress("speaking")
+        tokens, audio, rate, ms = local_model.speak(pipe, args.prompt, clock)
+        path = _write_wav(audio, rate, ctx.folder / "speech.wav")
+        return PipelineTrace(
+            tool=self.name,
+            title=f"How {Path(args.model).name} spoke your sentence",
+            prompt=args.prompt,
+            device=ctx.device,
+            seed=0,
+            config={**args.model_dump(), "voice": Path(args.model).name, "sample_rate": rate},
+            versions={"transformers": transformers.__version__, "numpy": np.__version__},
+            stages=[tokens, _waveform_stage(audio, rate, path, ms), _spectrogram_stage(audio, rate, clock)],
+            output={"audio": path},
+            key_insight=f"{Path(args.model).name} made {len(audio) / rate:.2f} s of sound from "
+            f"{len(tokens.data['ids'][0])} token ids. This model does not hand out how long it made each "
+            "sound, so the trace cannot show the timing; the Piper voice (no `model`) does.",
+            total_ms=clock.total_ms(),
+        )
+
     def views(self, trace, folder):
         return views.views(trace, folder)
 
@@ -140,11 +171,11 @@ class SpeechTool(Tool):
         return []
 
     def observed(self, trace):
-        durations = trace.stage("durations").data["phonemes"]
+        timed = next((s.data["phonemes"] for s in trace.stages if s.name == "durations"), None)
         return {
             **super().observed(trace),
             "seed / reproducible": "no seed / no (the ONNX model draws its own noise)",
-            "phonemes and their durations": f"yes: {len(durations)} phonemes, each timed",
+            "phonemes and their durations": f"yes: {len(timed)} phonemes, each timed" if timed else "no",
             "spectrogram": "yes",
         }
 

@@ -34,8 +34,15 @@ def _audio(trace: PipelineTrace) -> np.ndarray:
         return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
 
 
+def _timed(trace: PipelineTrace) -> bool:
+    """Whether the model handed out its phoneme durations (Piper does; a transformers folder not)."""
+    return any(s.name == "durations" for s in trace.stages)
+
+
 def _bounds(trace: PipelineTrace) -> list[tuple[str, float, float]]:
-    """(phoneme, start s, end s) for every phoneme the model timed."""
+    """(phoneme, start s, end s) for every phoneme the model timed; none when it timed none."""
+    if not _timed(trace):
+        return []
     data = trace.stage("durations").data
     rate, out, at = data["sample_rate"], [], 0
     for row in data["phonemes"]:
@@ -70,14 +77,15 @@ def spectrogram_figure(trace: PipelineTrace) -> Figure:
     samples, rate = _audio(trace), trace.stage("waveform").data["sample_rate"]
     spec = spectrogram(samples, rate)
     keep = spec["hz"] <= 8000  # speech lives below 8 kHz
+    top = float(spec["hz"][keep][-1])
     fig = Figure(figsize=(9, 3.2))
     ax = fig.subplots()
     seconds = spec["db"].shape[1] * HOP / rate
     image = ax.imshow(
-        spec["db"][keep], origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, 8000),
+        spec["db"][keep], origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, top),
         vmin=spec["db"].max() - 80, vmax=spec["db"].max(),
     )  # fmt: skip
-    _mark(ax, _bounds(trace), 8050)
+    _mark(ax, _bounds(trace), top * 1.006)
     ax.set_xlabel("seconds")
     ax.set_ylabel("frequency (Hz)")
     ax.set_title("The spectrogram: energy per frequency over time", fontsize=9)
@@ -103,16 +111,19 @@ def _save(fig: Figure, path: Path) -> str:
 
 
 def views(trace: PipelineTrace, folder: Path) -> list[Part]:
-    data = trace.stage("phonemes").data
-    return [
-        markdown("stage table", lambda: stage_table(trace)),
-        markdown("phonemes", lambda: "**Phonemes:** " + " · ".join(plain(s) for s in data["sentences"])),
+    timed = _timed(trace)
+    parts = [markdown("stage table", lambda: stage_table(trace))]
+    if timed:
+        said = trace.stage("phonemes").data["sentences"]
+        parts.append(markdown("phonemes", lambda: "**Phonemes:** " + " · ".join(plain(s) for s in said)))
+    parts += [
         audio("the spoken sentence", lambda: trace.output["audio"]),
         picture(
             "waveform",
             lambda: _save(waveform_figure(trace), folder / "waveform.png"),
-            "The sound pressure over time; the grey lines are phoneme boundaries. Vowels are the tall, "
-            "regular stretches; the quiet gaps are pauses the model chose.",
+            "The sound pressure over time"
+            + ("; the grey lines are phoneme boundaries. " if timed else ". ")
+            + "Vowels are the tall, regular stretches; the quiet gaps are pauses the model chose.",
         ),
         picture(
             "spectrogram",
@@ -121,13 +132,17 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
             "'i'); the hiss of 's' and 'f' spreads high up. Generated speech has this structure because "
             "the model learned it from recordings.",
         ),
-        picture(
-            "durations",
-            lambda: _save(durations_figure(trace), folder / "durations.png"),
-            "One bar per phoneme: the model decided these lengths before making any sound. "
-            "`length_scale` stretches them all.",
-        ),
     ]
+    if timed:
+        parts.append(
+            picture(
+                "durations",
+                lambda: _save(durations_figure(trace), folder / "durations.png"),
+                "One bar per phoneme: the model decided these lengths before making any sound. "
+                "`length_scale` stretches them all.",
+            )
+        )
+    return parts
 
 
 def spoken(rows: list[dict]) -> list[dict]:
