@@ -275,7 +275,7 @@ class Tutor:
                 if event.ok:
                     yield TextDelta(
                         f"That was a real run of **{name}** on your prompt; every number above was measured "
-                        "in it. Ask me about any stage (*why did it pick that word?*), change one setting "
+                        "in it. Ask me about it (*which stage took longest in my run?*), change one setting "
                         "in the explorer beside the chat, or run it again with another prompt."
                     )
                     yield Options(predict.offer(self, conv))  # the trace is the conversation's last run now

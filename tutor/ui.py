@@ -41,6 +41,8 @@ EXAMPLES = [
     "What does the guidance scale do?",
     "How does a language model pick the next word?",
     "What do the generator and discriminator do in a GAN?",
+    "/demo code a function that reverses a string",
+    "/demo speak Generative models make new data.",
     "quiz me",
 ]
 SAY = "say:"  # an option's value that is sent as the learner's next message (not a quiz choice)

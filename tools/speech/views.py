@@ -145,9 +145,12 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     return parts
 
 
+PAUSES = set("^$_.,;:!?—-")  # piper's start and end marks, and punctuation (pauses, not sounds)
+
+
 def spoken(rows: list[dict]) -> list[dict]:
-    """The phonemes that are sounds: not the spaces, nor piper's start (^) and end ($) marks."""
-    return [r for r in rows if r["phoneme"].strip() and r["phoneme"] not in ("^", "$")]
+    """The phonemes that are sounds: not the spaces, the pauses or piper's start and end marks."""
+    return [r for r in rows if r["phoneme"].strip() and r["phoneme"] not in PAUSES]
 
 
 def insight(durations: dict, seconds: float, length_scale: float) -> str:
