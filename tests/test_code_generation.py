@@ -179,3 +179,17 @@ def test_a_local_base_model_folder_runs_through_the_same_stages(tool, settings, 
     assert trace.title.startswith(f"How {folder.name} wrote")
     results = trace.stage("tests").data["results"]
     assert len(results) == 2 and trace.stage("pass@k").data["n"] == 2
+
+
+def test_without_bubblewrap_no_generated_code_runs_and_the_trace_says_why(tool, monkeypatch):
+    from tools.code_generation import sandbox
+
+    monkeypatch.setenv("PATH", "/nonexistent")  # a machine where `bwrap` cannot be found
+    sandbox.available.cache_clear()
+    try:
+        trace = tool({"prompt": "reverse a string", **FAST})
+    finally:
+        sandbox.available.cache_clear()
+    assert {r["status"] for r in trace.stage("tests").data["results"]} <= {"not run", "syntax error"}
+    assert "bubblewrap" in trace.stage("tests").note and trace.stage("pass@k").data["pass_at"] == {}
+    assert "nothing was tested" in trace.key_insight

@@ -1,12 +1,14 @@
 """The sandbox that runs generated code: hostile programs, each refused or stopped, and honest results
-for ordinary ones. Every case runs a real child process."""
+for ordinary ones. Every case runs a real child process in bubblewrap (`make setup` installs it)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import socket
+import subprocess
 import threading
+import time
 
 import pytest
 
@@ -28,12 +30,48 @@ def test_it_cannot_read_files_outside_its_folder(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("the app's private data")
     out = sandbox.run(f"data = open({str(secret)!r}).read()\nprint(data)\n", [])
-    assert out.load_error["error"] == "PermissionError" and "private" not in out.stdout
+    assert out.load_error["error"] == "FileNotFoundError" and "private" not in out.stdout  # not there at all
     listing = sandbox.run(f"import os\nprint(os.listdir({str(tmp_path)!r}))\n", [])
-    assert listing.load_error["error"] == "PermissionError" and "secret" not in listing.stdout
+    assert listing.load_error["error"] == "FileNotFoundError" and "secret" not in listing.stdout
+    seen = sandbox.run("import os\nprint(sorted(os.listdir('/')))\n", ["x = 1"])
+    assert "work" not in seen.stdout and "home" not in seen.stdout and "sandbox" in seen.stdout
     # ...but its own folder is its own
     mine = sandbox.run("open('note.txt', 'w').write('hi')\n", ["assert open('note.txt').read() == 'hi'"])
     assert mine.passed
+
+
+def test_with_its_fence_switched_off_it_still_sees_nothing_of_the_app(tmp_path, monkeypatch):
+    """The audit hook can be tampered with from inside; the namespaces cannot."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-apps-secret")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    outside = subprocess.Popen(["sleep", "60"])
+    hostile = f"""import os, signal, subprocess, sys, time
+fence = sys.modules["__main__"]
+fence.REFUSED, fence._inside = (), lambda *a: True
+print(open("/proc/1/environ", "rb").read(), open(f"/proc/{{os.getppid()}}/environ", "rb").read())
+subprocess.Popen(["/bin/sh", "-c", "sleep 30 # genai-sandbox-marker"], start_new_session=True)
+rename = lambda: os.rename("x", {str(victim)!r})
+kill = lambda: signal.pidfd_send_signal(os.pidfd_open({outside.pid}), 9)
+for attempt in (rename, kill):
+    try:
+        attempt()
+    except OSError as e:
+        print(type(e).__name__)
+sys.stdout.flush()
+os.setpgid(0, os.getpgid(os.getppid()))
+time.sleep(30)
+"""
+    try:
+        out = sandbox.run(hostile, [], sandbox.Limits(wall_s=3))
+        assert out.status == "timeout" and "sk-the-apps-secret" not in out.stdout
+        assert outside.poll() is None  # the outside process was out of reach
+    finally:
+        outside.kill()
+    assert victim.read_text() == "untouched"
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "genai-sandbox-marker"], capture_output=True, text=True).stdout
+    assert not left.split()  # nothing it started outlived it
 
 
 def test_it_cannot_open_a_socket():
@@ -50,7 +88,7 @@ def test_it_cannot_open_a_socket():
     out = sandbox.run(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n", [])
     server.close()
     waiter.join()
-    assert out.load_error["error"] == "PermissionError" and "socket" in out.load_error["message"]
+    assert out.load_error["error"] in ("PermissionError", "ConnectionRefusedError", "OSError")
     assert not reached  # nothing ever connected
 
 
@@ -78,7 +116,7 @@ def test_memory_time_file_size_and_new_processes_are_limited():
 
 def test_it_records_what_held_it():
     out = sandbox.run("x = 1\n", ["assert x == 1"])
-    held = {"resource limits", "empty environment", "own temporary folder", "audit hook"}
+    held = {"own filesystem, network, processes (bubblewrap)", "resource limits", "audit hook"}
     assert held <= set(out.isolation)
 
 

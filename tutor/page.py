@@ -55,6 +55,7 @@ def build_app(settings: Settings | None = None, tutor: Tutor | None = None) -> g
         demo.load(lambda seen: gr.update(open=not seen), toured, tour["box"], api_name=False)
         tour["done"].click(lambda: (True, gr.update(open=False)), None, [toured, tour["box"]], api_name=False)
         _wire_chat(demo, tutor, page)
+        _wire_explorer(tutor, page)
         _wire_progress(tutor, page)
     return demo
 
@@ -222,8 +223,6 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
     """Messages, quiz choices and the Stop button; each page session runs one demo at a time."""
     runs: dict[str, SessionRuns] = {}  # per page session: its one demo at a time and its Stop button
     chat, box, session, browser, name = (page[k] for k in ("chat", "box", "session", "browser", "name"))
-    show_progress = functools.partial(progress_view, tutor)
-    show_map = functools.partial(map_view, tutor)
 
     def mine(
         request: gr.Request, guided: bool, conv: Conversation | None
@@ -262,54 +261,54 @@ def _wire_chat(demo: gr.Blocks, tutor: Tutor, page: dict) -> None:
         for _, shown, state in said_turn:
             yield shown, state
 
-    def explorer(conv: Conversation | None):
-        return explore.panel(tutor, conv)
-
-    def inside(conv: Conversation | None):
-        return explore.inside_panel(tutor, conv)
-
-    picked = [session, page["pick_a"], page["pick_b"]]
-    for pick in ("pick_a", "pick_b"):
-        page[pick].input(
-            lambda conv, a, b: explore.inside_view(tutor, conv, a, b),
-            picked,
-            [page["plot"], page["caption"]],
-            api_name=False,
-        )
-    page["scrub"].change(
-        lambda conv, n: explore.frame(tutor, conv, n), [session, page["scrub"]], page["frame"], api_name=False
-    )
-
     guided = page["guided"]
     for trigger in (box.submit, page["send"].click):
         done = trigger(
             turn, [box, chat, name, session, browser, guided], [box, chat, session], api_name=False
         )
-        _after_turn(done, show_progress, show_map, explorer, inside, page)
+        _after_turn(done, tutor, page)
     done = chat.option_select(option, [chat, name, session, browser, guided], [chat, session], api_name=False)
-    _after_turn(done, show_progress, show_map, explorer, inside, page)
+    _after_turn(done, tutor, page)
     inputs = [page["knob"], page["knob_value"], chat, name, session, browser, guided]
     done = page["rerun"].click(rerun, inputs, [chat, session], api_name=False)
-    _after_turn(done, show_progress, show_map, explorer, inside, page)
+    _after_turn(done, tutor, page)
     page["clear"].click(lambda: ("", []), None, [box, chat], api_name=False)
     page["stop"].click(stop_training, None, None, api_name=False, queue=False)
     demo.unload(closed)
 
 
-def _after_turn(done, show_progress, show_map, explorer, inside, page: dict) -> None:
-    """After a turn: the progress summary, the explorer's settings, then the concept map (slowest)."""
-    who = [page["name"], page["browser"]]
-    done.then(show_progress, who, [page["mastery"], page["summary"]], api_name=False).then(
-        explorer,
-        page["session"],
+def _after_turn(done, tutor: Tutor, page: dict) -> None:
+    """After a turn: the progress summary, the explorer's settings, what to look inside the last run,
+    then the concept map (slowest)."""
+    who, session = [page["name"], page["browser"]], page["session"]
+    done.then(
+        functools.partial(progress_view, tutor), who, [page["mastery"], page["summary"]], api_name=False
+    ).then(
+        functools.partial(explore.panel, tutor),
+        session,
         [page["knob"], page["explorer_info"], page["scrub"], page["frame"]],
         api_name=False,
     ).then(
-        inside,
-        page["session"],
+        functools.partial(explore.inside_panel, tutor),
+        session,
         [page[k] for k in ("inside", "pick_a", "pick_b", "plot", "caption")],
         api_name=False,
-    ).then(show_map, who, page["map"], api_name=False)
+    ).then(functools.partial(map_view, tutor), who, page["map"], api_name=False)
+
+
+def _wire_explorer(tutor: Tutor, page: dict) -> None:
+    """The explorer's own controls: the layer and head picks redraw the figure; the slider a frame."""
+    session = page["session"]
+    for pick in ("pick_a", "pick_b"):
+        page[pick].input(
+            functools.partial(explore.inside_view, tutor),
+            [session, page["pick_a"], page["pick_b"]],
+            [page["plot"], page["caption"]],
+            api_name=False,
+        )
+    page["scrub"].change(
+        functools.partial(explore.frame, tutor), [session, page["scrub"]], page["frame"], api_name=False
+    )
 
 
 def _wire_progress(tutor: Tutor, page: dict) -> None:

@@ -1,16 +1,15 @@
-"""Runs inside the sandbox's child process (`python -I -S harness.py LIMITS FD`), never imported by
-the app. Before any generated code runs it:
+"""Runs inside the sandbox (sandbox.py starts `python -I -S /sandbox/harness.py LIMITS FD` in
+bubblewrap), never imported by the app. The namespaces around it are the wall; this adds a fence.
+Before any generated code runs it:
 1. sets the resource limits (CPU seconds, address space, file size, open files, no core dumps);
-2. leaves the network: a new, empty network namespace when the OS allows it;
-3. reads `solution.py` and `tests.json` from its working folder (a fresh, empty temporary folder);
-4. installs an audit hook (PEP 578: a hook cannot be removed once added) that refuses sockets, new
-   processes, native code (ctypes), signals to other processes, and any file outside the folder (the
-   standard library stays readable, so imports work).
+2. reads `solution.py` and `tests.json` from its folder;
+3. installs an audit hook (PEP 578) that refuses new processes, sockets, native code (ctypes), signals
+   and writing anywhere but its folder. Code in the same process can tamper with the hook's settings,
+   so it only stops ordinary code; the namespaces hold regardless.
 Then it runs the solution and each test in one namespace and writes one JSON line of results to the
-file descriptor FD. The parent gives it an empty environment and kills it at the wall-clock limit.
+file descriptor FD.
 """
 
-import ctypes
 import json
 import os
 import resource
@@ -18,8 +17,7 @@ import sys
 import traceback
 
 ROOT = os.path.realpath(os.getcwd())
-STDLIB = tuple(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and p != ROOT)
-REFUSED = (  # audit events: the network, new processes, native code, other processes' signals
+REFUSED = (  # audit events: the network, new processes, native code, signals, raising the limits
     "socket.",
     "subprocess.",
     "ctypes.",
@@ -33,8 +31,10 @@ REFUSED = (  # audit events: the network, new processes, native code, other proc
     "os.killpg",
     "os.putenv",
     "pty.",
+    "resource.setrlimit",
 )
-PATH_EVENTS = {"os.listdir", "os.scandir", "os.chdir", "os.remove", "os.rename", "os.rmdir", "os.mkdir"}
+PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.link", "os.symlink", "os.chmod",
+               "os.chown", "os.utime", "os.truncate"}  # fmt: skip
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -46,14 +46,13 @@ def _guard(event: str, args: tuple) -> None:
     if event.startswith(REFUSED):
         raise PermissionError(f"the sandbox refuses {event}")
     if event == "open" and not isinstance(args[0], int):
-        path = os.path.realpath(os.fsdecode(args[0]))
         mode, flags = args[1] or "", args[2] or 0
         writing = any(c in mode for c in "wax+") or bool(flags & WRITE_FLAGS)
-        if not (_inside(path, (ROOT,)) or (not writing and _inside(path, STDLIB))):
-            raise PermissionError(f"the sandbox refuses to open {args[0]!r}: only its own folder")
-    elif event in PATH_EVENTS and args and isinstance(args[0], (str, bytes)):
-        path = os.path.realpath(os.fsdecode(args[0]))
-        if not _inside(path, (ROOT,)):
+        if writing and not _inside(os.path.realpath(os.fsdecode(args[0])), (ROOT,)):
+            raise PermissionError(f"the sandbox refuses to write {args[0]!r}: only in its own folder")
+    elif event in PATH_EVENTS:
+        paths = [a for a in args[:2] if isinstance(a, (str, bytes))]
+        if any(not _inside(os.path.realpath(os.fsdecode(a)), (ROOT,)) for a in paths):
             raise PermissionError(f"the sandbox refuses {event} outside its own folder")
 
 
@@ -65,18 +64,14 @@ def _failure(error: BaseException, filename: str) -> dict:
 
 
 def _limit(limits: dict) -> list[str]:
-    """The resource limits, then the network namespace; what held, for the trace."""
+    """The resource limits; what held, for the trace."""
     mb = 2**20
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["file_mb"] * mb),) * 2)
     resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    held = ["resource limits", "empty environment", "own temporary folder", "audit hook"]
-    clone_newnet = 0x40000000  # unshare(2): a network namespace whose only interface is down
-    if ctypes.CDLL(None, use_errno=True).unshare(clone_newnet) == 0:
-        held.append("no network (own network namespace)")
-    return held
+    return ["resource limits", "empty environment", "own temporary folder", "audit hook"]
 
 
 def main() -> None:

@@ -257,10 +257,14 @@ def _syntax(samples: list[generate.Sample], clock: Clock) -> Stage:
 
 def _tests(samples, checks: Stage, tests: list[str], clock: Clock, ctx: RunContext) -> Stage:
     results, isolation = [], []
+    runnable = bool(tests) and sandbox.available()
     with clock.stage() as t:
         for s, check in zip(samples, checks.data["checks"], strict=True):
-            if not check["ok"] or not tests or ctx.should_stop():
-                why = "syntax error" if not check["ok"] else "no tests" if not tests else "stopped"
+            if not check["ok"] or not runnable or ctx.should_stop():
+                why = (
+                    "syntax error" if not check["ok"] else "no tests" if not tests
+                    else "not run" if not runnable else "stopped"
+                )  # fmt: skip
                 results.append({"status": why, "passed": False, "tests_passed": 0, "tests_total": len(tests)})
                 continue
             outcome = sandbox.run(s.code, tests)
@@ -274,8 +278,10 @@ def _tests(samples, checks: Stage, tests: list[str], clock: Clock, ctx: RunConte
     passed = sum(r["passed"] for r in results)
     return Stage(
         name="tests",
-        note=f"{passed} of {len(results)} samples passed all {len(tests)} tests, each run in a separate, "
-        "limited process."
+        note=f"{passed} of {len(results)} samples passed all {len(tests)} tests, each run in its own "
+        "sandbox (bubblewrap)."
+        if runnable
+        else sandbox.NO_SANDBOX
         if tests
         else "No tests: give some (`tests`) or ask for one of the tutor's example tasks.",
         duration_ms=t.ms,
@@ -286,13 +292,13 @@ def _tests(samples, checks: Stage, tests: list[str], clock: Clock, ctx: RunConte
 def _pass_at_k(results: list[dict], clock: Clock) -> Stage:
     with clock.stage() as t:
         n, c = len(results), sum(r["passed"] for r in results)
-        tested = all(r["status"] != "no tests" for r in results)
+        tested = all(r["status"] not in ("no tests", "not run") for r in results)
         values = {str(k): round(pass_at_k(n, c, k), 4) for k in range(1, n + 1)} if tested else {}
     return Stage(
         name="pass@k",
         note=f"{c} of {n} passed: pass@1 = {values['1']:.2f}, pass@{n} = {values[str(n)]:.2f}."
         if values
-        else "Without tests there is no pass@k.",
+        else "Without tests that ran there is no pass@k.",
         duration_ms=t.ms,
         data={"n": n, "c": c, "pass_at": values},
     )
@@ -315,7 +321,7 @@ def _insight(checks: Stage, tested: Stage, scores: Stage) -> str:
     results, n, c = tested.data["results"], scores.data["n"], scores.data["c"]
     if not scores.data["pass_at"]:
         ok = sum(ch["ok"] for ch in checks.data["checks"])
-        return f"{ok} of {n} samples parse, but nothing was tested: parsing is not working."
+        return f"{ok} of {n} samples parse, but nothing was tested, and parsing is not the same as working."
     broke = [
         f"sample {i} {_failure_words(r, ch)}"
         for i, (r, ch) in enumerate(zip(results, checks.data["checks"], strict=True), 1)

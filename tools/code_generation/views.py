@@ -81,7 +81,7 @@ def results_table(trace: PipelineTrace) -> str:
 
 def _broke(result: dict) -> str:
     failure = result.get("failure")
-    if result["passed"] or result["status"] in ("no tests", "stopped"):
+    if result["passed"] or result["status"] in ("no tests", "stopped", "not run"):
         return "—" if result["passed"] else plain(result["status"])
     if not failure:
         return plain(result["status"])
