@@ -41,33 +41,46 @@ def test_it_cannot_read_files_outside_its_folder(tmp_path):
 
 
 def test_with_its_fence_switched_off_it_still_sees_nothing_of_the_app(tmp_path, monkeypatch):
-    """The audit hook can be tampered with from inside; the namespaces cannot."""
+    """The audit hook can be tampered with from inside; the namespaces and the seccomp filter cannot."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-the-apps-secret")
     victim = tmp_path / "victim.txt"
     victim.write_text("untouched")
     outside = subprocess.Popen(["sleep", "60"])
-    hostile = f"""import os, signal, subprocess, sys, time
+    hostile = f"""import sys
 fence = sys.modules["__main__"]
 fence.REFUSED, fence._inside = (), lambda *a: True
-print(open("/proc/1/environ", "rb").read(), open(f"/proc/{{os.getppid()}}/environ", "rb").read())
-subprocess.Popen(["/bin/sh", "-c", "sleep 30 # genai-sandbox-marker"], start_new_session=True)
-rename = lambda: os.rename("x", {str(victim)!r})
-kill = lambda: signal.pidfd_send_signal(os.pidfd_open({outside.pid}), 9)
-for attempt in (rename, kill):
+import ctypes, os, signal, subprocess, time
+libc = ctypes.CDLL(None, use_errno=True)
+attempts = {{
+    "environ": lambda: open("/proc/1/environ", "rb").read(),
+    "sysctl": lambda: open("/proc/sys/kernel/core_uses_pid", "w"),
+    "rename": lambda: open("x", "w").close() or os.rename("x", {str(victim)!r}),
+    "pidfd": lambda: signal.pidfd_send_signal(os.pidfd_open({outside.pid}), 9),
+    "ptrace": lambda: libc.ptrace(16, 1, None, None) or "attached",
+    "unshare": lambda: libc.unshare(0x10000000) or "new namespace",
+}}
+for name, attempt in attempts.items():
     try:
-        attempt()
+        print(name, "->", attempt())
     except OSError as e:
-        print(type(e).__name__)
+        print(name, "->", type(e).__name__)
+subprocess.Popen(["/bin/sh", "-c", "sleep 30 # genai-sandbox-marker"], start_new_session=True)
 sys.stdout.flush()
+sys.stdout.write("x" * 5_000_000)  # more than it may write: the file-size limit stops it
 os.setpgid(0, os.getpgid(os.getppid()))
 time.sleep(30)
 """
     try:
         out = sandbox.run(hostile, [], sandbox.Limits(wall_s=3))
-        assert out.status == "timeout" and "sk-the-apps-secret" not in out.stdout
         assert outside.poll() is None  # the outside process was out of reach
     finally:
         outside.kill()
+    lines = dict(line.split(" -> ") for line in out.stdout.splitlines() if " -> " in line)
+    assert lines == {
+        "environ": "FileNotFoundError", "sysctl": "FileNotFoundError", "rename": "FileNotFoundError",
+        "pidfd": "ProcessLookupError", "ptrace": "-1", "unshare": "-1",
+    }  # fmt: skip
+    assert "sk-the-apps-secret" not in out.stdout and len(out.stdout) <= sandbox.Limits().output_chars
     assert victim.read_text() == "untouched"
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", "genai-sandbox-marker"], capture_output=True, text=True).stdout
@@ -116,7 +129,12 @@ def test_memory_time_file_size_and_new_processes_are_limited():
 
 def test_it_records_what_held_it():
     out = sandbox.run("x = 1\n", ["assert x == 1"])
-    held = {"own filesystem, network, processes (bubblewrap)", "resource limits", "audit hook"}
+    held = {
+        "own filesystem, network, processes (bubblewrap)",
+        "seccomp filter",
+        "resource limits",
+        "audit hook",
+    }
     assert held <= set(out.isolation)
 
 

@@ -3,14 +3,17 @@
 Each run gets a fresh, empty temporary folder and a separate Python process inside bubblewrap
 (`bwrap`), which gives it its own namespaces:
 - a filesystem that holds only the system's programs and libraries and the Python install, read-only,
-  a private /tmp, and its folder as /sandbox (the only place it may write): the app's data, its
-  learners' database, the home folders and every other file do not exist in there;
-- no network (its own network namespace, with nothing in it), no other processes to see or signal
-  (its own process namespace and /proc), no capabilities, and an empty environment (no API keys);
+  a private /tmp, a minimal /dev and its folder as /sandbox (the only place it may write). No /proc
+  at all: the app's data, its learners' database, home folders, kernel settings (/proc/sys) and every
+  other file do not exist in there;
+- no network (its own network namespace, with nothing in it), no other processes to see (its own
+  process namespace), no capabilities, and an empty environment (no API keys);
+- a seccomp filter (seccomp.py) that refuses tracing processes, mounting, new namespaces, kernel
+  modules and the like, so even a process that slips its resource limits cannot reach past them;
 - it dies with the app (`--die-with-parent`); at the wall-clock limit its process group is killed.
 Inside, `harness.py` sets resource limits (CPU seconds, address space, file size, open files) and an
 audit hook that refuses new processes, sockets and native code: a second fence for ordinary code,
-not the wall (the namespaces are).
+not the wall. Its output goes to files it cannot grow past the file-size limit.
 
 Where bubblewrap is missing or the system forbids namespaces, generated code is not run at all: the
 outcome says why (`make setup` installs bubblewrap). What it leaves out: there is no process-count
@@ -31,6 +34,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tools.code_generation import seccomp
 
 HARNESS = Path(__file__).with_name("harness.py")
 INSIDE = "/sandbox"  # the run's folder, as the sandboxed program sees it
@@ -72,7 +77,7 @@ def _bwrap(folder: str) -> list[str]:
         shutil.which("bwrap") or "bwrap",
         "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--clearenv", "--setenv", "LC_ALL", "C.UTF-8",
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--dev", "/dev", "--tmpfs", "/tmp",  # and no /proc: nothing of the host's kernel to read or write
         "--bind", folder, INSIDE, "--chdir", INSIDE,
     ]  # fmt: skip
     for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
@@ -104,34 +109,51 @@ def run(source: str, tests: list[str], limits: Limits | None = None) -> Outcome:
     limits = limits or Limits()
     if not available():
         return Outcome(status="not run", stderr=NO_SANDBOX)
-    with tempfile.TemporaryDirectory(prefix="genai-tutor-sandbox-") as folder:
+    folder = tempfile.mkdtemp(prefix="genai-tutor-sandbox-")
+    try:
         (Path(folder) / "solution.py").write_text(source)
         (Path(folder) / "tests.json").write_text(json.dumps(tests))
         shutil.copy(HARNESS, Path(folder) / "harness.py")
-        results_r, results_w = os.pipe()
-        python = [os.path.realpath(sys.executable), "-I", "-S", f"{INSIDE}/harness.py"]
-        start = time.perf_counter()
-        child = subprocess.Popen(  # no preexec_fn (unsafe in a threaded app): bwrap and the harness limit
-            [*_bwrap(folder), *python, json.dumps(dataclasses.asdict(limits)), str(results_w)],
-            env={},  # not even bwrap keeps the app's environment (/proc/1/environ inside is bwrap's)
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(results_w,),
-            process_group=0,  # its own group, so a timeout kills bwrap and everything under it
-        )
-        os.close(results_w)
-        timed_out = False
-        try:
-            stdout, stderr = child.communicate(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill(child)
-            stdout, stderr = child.communicate()
-        with os.fdopen(results_r) as results:
-            report = results.read().strip().splitlines()
-        seconds = time.perf_counter() - start
-    return _outcome(child.returncode, timed_out, report, stdout, stderr, seconds, limits)
+        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+            code, timed_out, report, seconds = _start(folder, limits, stdout, stderr)
+            stdout.seek(0), stderr.seek(0)
+            said = stdout.read(limits.output_chars), stderr.read()[-limits.output_chars :]
+    finally:  # not TemporaryDirectory: its cleanup chmods through symlinks the program may plant
+        shutil.rmtree(folder, ignore_errors=True)
+    return _outcome(code, timed_out, report, *said, seconds, limits)
+
+
+def _start(folder: str, limits: Limits, stdout, stderr) -> tuple[int, bool, list[str], float]:
+    """The sandboxed process, to the end or the wall clock: (exit code, timed out, report, seconds)."""
+    results_r, results_w = os.pipe()
+    filter_r, filter_w = os.pipe()
+    rules = seccomp.program() if seccomp.supported() else b""
+    os.write(filter_w, rules)  # a few hundred bytes: the pipe holds them
+    os.close(filter_w)
+    python = [os.path.realpath(sys.executable), "-I", "-S", f"{INSIDE}/harness.py"]
+    command = [*_bwrap(folder), *(["--seccomp", str(filter_r)] if rules else [])]
+    start = time.perf_counter()
+    child = subprocess.Popen(  # no preexec_fn (unsafe in a threaded app): bwrap and the harness limit
+        [*command, *python, json.dumps(dataclasses.asdict(limits)), str(results_w)],
+        env={},  # not even bwrap keeps the app's environment
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,  # files, so what it prints never piles up in the app's memory
+        stderr=stderr,
+        pass_fds=(results_w, filter_r),
+        process_group=0,  # its own group, so a timeout kills bwrap and everything under it
+    )
+    os.close(results_w)
+    os.close(filter_r)
+    timed_out = False
+    try:
+        child.wait(timeout=limits.wall_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(child)
+        child.wait()
+    with os.fdopen(results_r) as results:
+        report = results.read(1_000_000).strip().splitlines()
+    return child.returncode, timed_out, report, time.perf_counter() - start
 
 
 def _kill(child: subprocess.Popen) -> None:
@@ -142,12 +164,11 @@ def _kill(child: subprocess.Popen) -> None:
         child.kill()
 
 
-def _outcome(code, timed_out, report, stdout, stderr, seconds, limits) -> Outcome:
-    keep = limits.output_chars
+def _outcome(code, timed_out, report, stdout: bytes, stderr: bytes, seconds, limits) -> Outcome:
     out = Outcome(
         status="crashed",
-        stdout=stdout.decode(errors="replace")[:keep],
-        stderr=stderr.decode(errors="replace")[-keep:],
+        stdout=stdout.decode(errors="replace"),
+        stderr=stderr.decode(errors="replace"),
         seconds=round(seconds, 3),
     )
     cpu_killed = code in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL)
@@ -161,7 +182,10 @@ def _outcome(code, timed_out, report, stdout, stderr, seconds, limits) -> Outcom
     except json.JSONDecodeError:
         return out
     out.tests, out.load_error = data.get("tests", []), data.get("load_error")
-    out.isolation = ["own filesystem, network, processes (bubblewrap)", *data.get("isolation", [])]
+    walls = ["own filesystem, network, processes (bubblewrap)"] + (
+        ["seccomp filter"] if seccomp.supported() else []
+    )
+    out.isolation = [*walls, *data.get("isolation", [])]
     ok = data.get("loaded") and out.tests and all(t.get("passed") for t in out.tests)
     out.status = "passed" if ok else "failed"
     return out
