@@ -58,13 +58,15 @@ attempts = {{
     "pidfd": lambda: signal.pidfd_send_signal(os.pidfd_open({outside.pid}), 9),
     "ptrace": lambda: libc.ptrace(16, 1, None, None) or "attached",
     "unshare": lambda: libc.unshare(0x10000000) or "new namespace",
+    "clone": lambda: libc.syscall(56, 0x50000011, 0, 0, 0, 0),  # a child in new user and net namespaces
+    "process": lambda: subprocess.Popen(["/bin/sh", "-c", "sleep 30 # genai-sandbox-marker"]),
+    "disk": lambda: [open(f"f{{i}}", "wb").write(bytes(2**20 - 1)) for i in range(64)],
 }}
 for name, attempt in attempts.items():
     try:
         print(name, "->", attempt())
     except OSError as e:
         print(name, "->", type(e).__name__)
-subprocess.Popen(["/bin/sh", "-c", "sleep 30 # genai-sandbox-marker"], start_new_session=True)
 sys.stdout.flush()
 sys.stdout.write("x" * 5_000_000)  # more than it may write: the file-size limit stops it
 os.setpgid(0, os.getpgid(os.getppid()))
@@ -78,7 +80,8 @@ time.sleep(30)
     lines = dict(line.split(" -> ") for line in out.stdout.splitlines() if " -> " in line)
     assert lines == {
         "environ": "FileNotFoundError", "sysctl": "FileNotFoundError", "rename": "FileNotFoundError",
-        "pidfd": "ProcessLookupError", "ptrace": "-1", "unshare": "-1",
+        "pidfd": "ProcessLookupError", "ptrace": "-1", "unshare": "-1", "clone": "-1",
+        "process": "PermissionError", "disk": "OSError",
     }  # fmt: skip
     assert "sk-the-apps-secret" not in out.stdout and len(out.stdout) <= sandbox.Limits().output_chars
     assert victim.read_text() == "untouched"

@@ -1,27 +1,29 @@
 """Run generated Python and its tests somewhere it can do no harm: never in the app's own process.
 
-Each run gets a fresh, empty temporary folder and a separate Python process inside bubblewrap
-(`bwrap`), which gives it its own namespaces:
+Each run is a separate Python process inside bubblewrap (`bwrap`), which gives it its own namespaces:
 - a filesystem that holds only the system's programs and libraries and the Python install, read-only,
-  a private /tmp, a minimal /dev and its folder as /sandbox (the only place it may write). No /proc
-  at all: the app's data, its learners' database, home folders, kernel settings (/proc/sys) and every
-  other file do not exist in there;
+  a minimal /dev, and small memory-backed folders it may write to: /sandbox (its working folder,
+  where bwrap copies the program, the tests and the harness), /tmp and /dev/shm, 16 MB at most each.
+  Nothing of the host is writable, and there is no /proc at all: the app's data, its learners'
+  database, home folders, kernel settings (/proc/sys) and every other file do not exist in there;
 - no network (its own network namespace, with nothing in it), no other processes to see (its own
   process namespace), no capabilities, and an empty environment (no API keys);
-- a seccomp filter (seccomp.py) that refuses tracing processes, mounting, new namespaces, kernel
-  modules and the like, so even a process that slips its resource limits cannot reach past them;
+- a seccomp filter (seccomp.py) that refuses new processes (threads are fine), tracing, mounting,
+  namespaces, io_uring, kernel modules and the like;
 - it dies with the app (`--die-with-parent`); at the wall-clock limit its process group is killed.
 Inside, `harness.py` sets resource limits (CPU seconds, address space, file size, open files) and an
 audit hook that refuses new processes, sockets and native code: a second fence for ordinary code,
 not the wall. Its output goes to files it cannot grow past the file-size limit.
 
 Where bubblewrap is missing or the system forbids namespaces, generated code is not run at all: the
-outcome says why (`make setup` installs bubblewrap). What it leaves out: there is no process-count
-limit, so a program that starts processes can load the machine until the wall clock stops it.
+outcome says why (`make setup` installs bubblewrap). What it leaves out: the program shares the
+harness's process, so it can forge its own test report (misleading only whoever asked for it); on
+other architectures than x86-64 the seccomp filter is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -38,7 +40,7 @@ from pathlib import Path
 from tools.code_generation import seccomp
 
 HARNESS = Path(__file__).with_name("harness.py")
-INSIDE = "/sandbox"  # the run's folder, as the sandboxed program sees it
+INSIDE = "/sandbox"  # the run's working folder, as the sandboxed program sees it
 NO_SANDBOX = (
     "Generated code is only run inside bubblewrap (`bwrap`), and it is not available here, so the tests "
     "were not run: install it (`make setup`, or `apt-get install bubblewrap`)."
@@ -71,14 +73,15 @@ class Outcome:
         return self.status == "passed"
 
 
-def _bwrap(folder: str) -> list[str]:
+def _bwrap() -> list[str]:
     """The bubblewrap command line that gives the program its own, nearly empty world."""
+    small = str(16 * 2**20)  # bytes in each writable, memory-backed folder
     command = [
         shutil.which("bwrap") or "bwrap",
         "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--clearenv", "--setenv", "LC_ALL", "C.UTF-8",
-        "--dev", "/dev", "--tmpfs", "/tmp",  # and no /proc: nothing of the host's kernel to read or write
-        "--bind", folder, INSIDE, "--chdir", INSIDE,
+        "--dev", "/dev", "--size", str(2**20), "--tmpfs", "/dev/shm",  # no /proc: nothing of the kernel's
+        "--size", small, "--tmpfs", "/tmp", "--size", small, "--tmpfs", INSIDE, "--chdir", INSIDE,
     ]  # fmt: skip
     for path in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
         if os.path.islink(path):  # merged /usr: /lib -> usr/lib
@@ -96,12 +99,11 @@ def available() -> bool:
     """Whether bubblewrap can make its namespaces here (checked once, with a trivial program)."""
     if shutil.which("bwrap") is None:
         return False
-    with tempfile.TemporaryDirectory(prefix="genai-tutor-sandbox-") as folder:
-        probe = [*_bwrap(folder), os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"]
-        try:
-            return subprocess.run(probe, env={}, capture_output=True, timeout=20).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            return False
+    probe = [*_bwrap(), os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"]
+    try:
+        return subprocess.run(probe, env={}, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def run(source: str, tests: list[str], limits: Limits | None = None) -> Outcome:
@@ -109,21 +111,30 @@ def run(source: str, tests: list[str], limits: Limits | None = None) -> Outcome:
     limits = limits or Limits()
     if not available():
         return Outcome(status="not run", stderr=NO_SANDBOX)
-    folder = tempfile.mkdtemp(prefix="genai-tutor-sandbox-")
-    try:
-        (Path(folder) / "solution.py").write_text(source)
-        (Path(folder) / "tests.json").write_text(json.dumps(tests))
-        shutil.copy(HARNESS, Path(folder) / "harness.py")
-        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-            code, timed_out, report, seconds = _start(folder, limits, stdout, stderr)
-            stdout.seek(0), stderr.seek(0)
-            said = stdout.read(limits.output_chars), stderr.read()[-limits.output_chars :]
-    finally:  # not TemporaryDirectory: its cleanup chmods through symlinks the program may plant
-        shutil.rmtree(folder, ignore_errors=True)
+    files = {
+        "solution.py": source.encode(),
+        "tests.json": json.dumps(tests).encode(),
+        "harness.py": HARNESS.read_bytes(),
+    }
+    with contextlib.ExitStack() as stack:
+        copied = {name: _readable(stack, data) for name, data in files.items()}  # bwrap copies them in
+        stdout, stderr = (stack.enter_context(tempfile.TemporaryFile()) for _ in range(2))
+        code, timed_out, report, seconds = _start(copied, limits, stdout, stderr)
+        stdout.seek(0), stderr.seek(0)
+        said = stdout.read(limits.output_chars), stderr.read()[-limits.output_chars :]
     return _outcome(code, timed_out, report, *said, seconds, limits)
 
 
-def _start(folder: str, limits: Limits, stdout, stderr) -> tuple[int, bool, list[str], float]:
+def _readable(stack: contextlib.ExitStack, data: bytes) -> int:
+    """An anonymous file holding `data`, open for reading from its start: a descriptor for bwrap."""
+    f = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (the stack closes it)
+    f.write(data)
+    f.flush()
+    f.seek(0)
+    return f.fileno()
+
+
+def _start(copied: dict[str, int], limits: Limits, stdout, stderr) -> tuple[int, bool, list[str], float]:
     """The sandboxed process, to the end or the wall clock: (exit code, timed out, report, seconds)."""
     results_r, results_w = os.pipe()
     filter_r, filter_w = os.pipe()
@@ -131,7 +142,9 @@ def _start(folder: str, limits: Limits, stdout, stderr) -> tuple[int, bool, list
     os.write(filter_w, rules)  # a few hundred bytes: the pipe holds them
     os.close(filter_w)
     python = [os.path.realpath(sys.executable), "-I", "-S", f"{INSIDE}/harness.py"]
-    command = [*_bwrap(folder), *(["--seccomp", str(filter_r)] if rules else [])]
+    command = [*_bwrap(), *(["--seccomp", str(filter_r)] if rules else [])]
+    for name, fd in copied.items():
+        command += ["--file", str(fd), f"{INSIDE}/{name}"]
     start = time.perf_counter()
     child = subprocess.Popen(  # no preexec_fn (unsafe in a threaded app): bwrap and the harness limit
         [*command, *python, json.dumps(dataclasses.asdict(limits)), str(results_w)],
@@ -139,7 +152,7 @@ def _start(folder: str, limits: Limits, stdout, stderr) -> tuple[int, bool, list
         stdin=subprocess.DEVNULL,
         stdout=stdout,  # files, so what it prints never piles up in the app's memory
         stderr=stderr,
-        pass_fds=(results_w, filter_r),
+        pass_fds=(results_w, filter_r, *copied.values()),
         process_group=0,  # its own group, so a timeout kills bwrap and everything under it
     )
     os.close(results_w)
