@@ -193,3 +193,10 @@ def test_without_bubblewrap_no_generated_code_runs_and_the_trace_says_why(tool, 
     assert {r["status"] for r in trace.stage("tests").data["results"]} <= {"not run", "syntax error"}
     assert "bubblewrap" in trace.stage("tests").note and trace.stage("pass@k").data["pass_at"] == {}
     assert "nothing was tested" in trace.key_insight
+
+
+def test_at_temperature_zero_every_sample_is_the_one_greedy_program(tool):
+    trace = tool({"prompt": "reverse a string", "temperature": 0, "samples": 3, "max_new_tokens": 96})
+    samples = trace.stage("generation").data["samples"]
+    assert len(samples) == 3 and len({s["code"] for s in samples}) == 1
+    assert len({r["passed"] for r in trace.stage("tests").data["results"]}) == 1  # all pass or all fail

@@ -34,3 +34,15 @@ def test_predict_whether_strong_guidance_still_draws_the_prompt(tutor):
     still_right = read["colour"] == "red" and read["shape"] == "circle"
     assert ("Your prediction was right" if still_right else "Not this time") in revealed["answer"]
     assert conv.last_trace.config["guidance_scale"] == 7.5
+
+
+def test_predict_how_many_programs_greedy_decoding_writes(tutor):
+    conv = Conversation()
+    tutor.reply("/demo code a function that reverses a string", conv)
+    asked = tutor.reply("/predict", conv)
+    assert "temperature 0" in asked["answer"]
+    assert [o["label"] for o in asked["options"]] == ["just one", "4 different ones", "somewhere between"]
+    revealed = tutor.reply("/reveal 0", conv)  # "just one"
+    codes = {s["code"] for s in conv.last_trace.stage("generation").data["samples"]}
+    assert conv.last_trace.config["temperature"] == 0 and len(codes) == 1  # greedy: the same program
+    assert "Your prediction was right" in revealed["answer"] and "1 different program" in revealed["answer"]

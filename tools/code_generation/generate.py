@@ -1,5 +1,5 @@
 """Ask a chat language model for a Python function k times, keeping each token's probability, and pull
-the code out of each reply.
+the code out of each reply (at temperature 0 the one greedy reply, drawn once, is every sample).
 
 The request goes through the model's chat template (an instruct model writes its best code when asked
 as in chat: a fenced ```python block, often followed by an explanation). All k samples are drawn in
@@ -11,6 +11,7 @@ softmax of its logits, before temperature and top-p reshape them): how sure it w
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -64,7 +65,7 @@ def draw(model, tok, prompt: str, k: int, temperature: float, top_p: float, max_
             attention_mask=torch.ones_like(ids),
             **(sampling if temperature > 0 else {"do_sample": False}),
             max_new_tokens=max_new,
-            num_return_sequences=k,
+            num_return_sequences=k if temperature > 0 else 1,  # greedy: every sample would be the same
             stopping_criteria=StoppingCriteriaList([_closed_block(tok, ids.shape[1])]),
             pad_token_id=tok.eos_token_id,
             output_logits=True,
@@ -79,6 +80,10 @@ def draw(model, tok, prompt: str, k: int, temperature: float, top_p: float, max_
         kept = row[: row.index(tok.eos_token_id)] if tok.eos_token_id in row else row
         pieces = [(tok.decode([i]), i, p) for i, p in zip(kept, row_probs, strict=False)]
         samples.append(sample(pieces, ended))
+    if temperature == 0:  # greedy decoding has one answer: drawn once, it is every sample
+        samples = [
+            dataclasses.replace(samples[0], tokens=[dict(t) for t in samples[0].tokens]) for _ in range(k)
+        ]
     return ids, samples
 
 

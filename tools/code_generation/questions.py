@@ -1,9 +1,10 @@
 """Questions about a code-generation run: how many samples passed, what pass@1 was, and whether
-parsing told the learner the program worked."""
+parsing told the learner the program worked; and a prediction to make before re-running it greedily."""
 
 from __future__ import annotations
 
 from knowledge.quizbank import QuizItem
+from tools.base import Prediction
 from tools.questions import choice, true_false
 from tools.trace import PipelineTrace
 
@@ -69,3 +70,26 @@ def questions(trace: PipelineTrace) -> list[QuizItem]:
 
 def _parsed(trace: PipelineTrace) -> int:
     return sum(c["ok"] for c in trace.stage("syntax check").data["checks"])
+
+
+def prediction(trace: PipelineTrace) -> Prediction:
+    """What greedy decoding does to k samples: all the same program, or still different ones?"""
+    n = trace.stage("pass@k").data["n"]
+    question = (
+        f"If I draw the {n} samples again at **temperature 0** (always the most likely token), how many "
+        "different programs will there be?"
+    )
+    return Prediction(question, "temperature", "0", ["just one", f"{n} different ones", "somewhere between"])
+
+
+def verdict(guess: Prediction, picked: int, a: PipelineTrace, b: PipelineTrace) -> tuple[bool, str]:
+    codes = [s["code"] for s in b.stage("generation").data["samples"]]
+    distinct = len(set(codes))
+    right = 0 if distinct == 1 else 1 if distinct == len(codes) else 2
+    before = len({s["code"] for s in a.stage("generation").data["samples"]})
+    return picked == right, (
+        f"At temperature 0 the model wrote {distinct} different program{'s' if distinct != 1 else ''} "
+        f"in {len(codes)} samples (run A, at temperature {a.config.get('temperature')}: {before}). Greedy "
+        "decoding picks the same token every time, so every sample is the same: to explore, code tools "
+        "sample at a higher temperature and keep whichever passes the tests."
+    )

@@ -143,6 +143,12 @@ class CodeGenerationTool(Tool):
     def questions(self, trace):
         return questions.questions(trace)
 
+    def prediction(self, trace):
+        return questions.prediction(trace) if trace.config.get("temperature") != 0 else None
+
+    def verdict(self, guess, picked, a, b):
+        return questions.verdict(guess, picked, a, b)
+
     def frames(self, trace):
         return []  # nothing to scrub through
 
