@@ -142,8 +142,10 @@ def test_a_three_question_quiz_by_clicking_the_choices(page, output_dir):
     assert "Browser Learner" in summary.inner_text()
     page.screenshot(path=str(output_dir / "quiz.png"), full_page=True)
     concept_map = page.locator("#concept-map img")
-    concept_map.wait_for()
-    assert concept_map.evaluate("img => img.naturalWidth") > 500  # the map of every concept, drawn
+    # the map is drawn last after a turn, and the picture then loads: wait for it, not only for the tag
+    page.wait_for_function(
+        "document.querySelector('#concept-map img')?.naturalWidth > 500", timeout=90_000
+    )  # the map of every concept, drawn
     concept_map.scroll_into_view_if_needed()
     page.locator("#concept-map").screenshot(path=str(output_dir / "concept-map.png"))
     page.get_by_role("button", name="Export my progress").click()
