@@ -114,3 +114,17 @@ def tiny_llama(folder: Path, home: Path, chat_template: bool = True) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def _sandbox_works() -> bool:
+    from tools.code_generation import sandbox
+
+    return sandbox.available()
+
+
+# Tests that need generated code to really run. On a machine where bubblewrap cannot make its
+# namespaces the app runs no generated code at all (tested without this mark), so these are skipped,
+# visibly, rather than failed: `make test` installs bubblewrap, and where it works they all run.
+needs_sandbox = pytest.mark.skipif(
+    not _sandbox_works(), reason="bubblewrap cannot make its namespaces here, so no generated code runs"
+)

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.conftest import needs_sandbox
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
@@ -199,6 +201,7 @@ def test_an_image_is_generated_in_the_page(page, output_dir):
     page.locator("#explorer").screenshot(path=str(output_dir / "scrub-step-5.png"))
 
 
+@needs_sandbox
 def test_a_code_demo_shows_samples_their_tokens_and_the_test_results(page, output_dir):
     ask(page, "/demo code a function that reverses a string", until="every number above was measured")
     chat = page.locator("#chat")

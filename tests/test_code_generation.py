@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from tests.conftest import needs_sandbox
 from tests.fake_openai import FakeOpenAI
 from tools.base import ToolError
 from tools.code_generation import CodeGenerationTool, generate, tasks
@@ -49,6 +50,7 @@ def test_requests_find_their_example_task():
     assert tasks.match("sort a list") is None and tasks.match("seven samurai") is None
 
 
+@needs_sandbox
 def test_a_run_traces_every_stage_from_its_own_numbers(reverse):
     assert [s.name for s in reverse.stages] == [
         "request", "tokenization", "generation", "syntax check", "tests", "pass@k",
@@ -73,6 +75,7 @@ def test_a_run_traces_every_stage_from_its_own_numbers(reverse):
     assert reverse.output["code"] == (passing or [samples[0]["code"]])[0]
 
 
+@needs_sandbox
 def test_the_embedded_model_reverses_a_string_greedily(tool):
     """Greedy (temperature 0) SmolLM2 writes `return s[::-1]`-style code that passes the tutor's tests."""
     trace = tool({"prompt": "reverse a string", "temperature": 0, "samples": 1, "max_new_tokens": 96})
@@ -137,6 +140,7 @@ RIGHT = "Here it is:\n\n```python\ndef reverse_string(s: str) -> str:\n    retur
 WRONG = "```python\ndef reverse_string(s):\n    return s\n```"
 
 
+@needs_sandbox
 def test_an_api_model_writes_the_samples_through_the_real_sdk(settings, tmp_path):
     with FakeOpenAI() as api:
         api.script = [RIGHT, WRONG]

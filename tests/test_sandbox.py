@@ -12,7 +12,10 @@ import time
 
 import pytest
 
+from tests.conftest import needs_sandbox
 from tools.code_generation import sandbox
+
+pytestmark = needs_sandbox
 
 
 def test_a_right_solution_passes_and_a_wrong_one_fails_with_the_test_that_caught_it():
