@@ -75,6 +75,11 @@ def waveform_figure(trace: PipelineTrace) -> Figure:
 
 def spectrogram_figure(trace: PipelineTrace) -> Figure:
     samples, rate = _audio(trace), trace.stage("waveform").data["sample_rate"]
+    return spectrogram_plot(samples, rate, _bounds(trace), "The spectrogram: energy per frequency over time")
+
+
+def spectrogram_plot(samples: np.ndarray, rate: int, bounds: list, title: str) -> Figure:
+    """Energy per frequency over time, up to 8 kHz, with phoneme `bounds` marked when there are any."""
     spec = spectrogram(samples, rate)
     keep = spec["hz"] <= 8000  # speech lives below 8 kHz
     top = float(spec["hz"][keep][-1])
@@ -85,10 +90,10 @@ def spectrogram_figure(trace: PipelineTrace) -> Figure:
         spec["db"][keep], origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, top),
         vmin=spec["db"].max() - 80, vmax=spec["db"].max(),
     )  # fmt: skip
-    _mark(ax, _bounds(trace), top * 1.006)
+    _mark(ax, bounds, top * 1.006)
     ax.set_xlabel("seconds")
     ax.set_ylabel("frequency (Hz)")
-    ax.set_title("The spectrogram: energy per frequency over time", fontsize=9)
+    ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, label="dB", pad=0.01)
     return fig
 

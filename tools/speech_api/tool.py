@@ -192,19 +192,9 @@ def _cost(args: SpeechAPIArgs, seconds: float) -> Stage:
 
 
 def _spectrogram(trace: PipelineTrace, path) -> str:
-    from matplotlib.figure import Figure
-
     with wave.open(trace.output["audio"], "rb") as f:
         rate = f.getframerate()
         samples = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
-    spec = speech_views.spectrogram(samples, rate)
-    keep = spec["hz"] <= 8000
-    fig = Figure(figsize=(9, 3))
-    ax = fig.subplots()
-    ax.imshow(spec["db"][keep], origin="lower", aspect="auto", cmap="magma",
-              extent=(0, spec["db"].shape[1] * spec["hop"] / rate, 0, spec["hz"][keep][-1]))  # fmt: skip
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("frequency (Hz)")
-    ax.set_title("The API's audio: energy per frequency over time", fontsize=9)
+    fig = speech_views.spectrogram_plot(samples, rate, [], "The API's audio: energy per frequency over time")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return str(path)
