@@ -48,3 +48,16 @@ def test_griffin_lim_turns_the_picture_back_into_the_same_kind_of_sound():
     assert agree >= 0.9  # measured 0.99 on 120 sounds: the ceiling for a model that draws good pictures
     again = audio_features.griffin_lim(audio_features.mel_spectrogram(data[0].audio))
     assert np.array_equal(again, back[0])  # the starting phase comes from a seed
+
+
+def test_a_caption_says_what_it_asks_for_and_nothing_more():
+    assert sounds.asked("a rising beep") == {"kind": "rising", "pitch": None, "beeps": None}
+    assert sounds.asked("Three short HIGH beeps!") == {"kind": "beeps", "pitch": "high", "beeps": 3}
+    assert sounds.asked("play a loud low hum") == {"kind": "tone", "pitch": "low", "beeps": None}
+    assert sounds.asked("make a burst of noise") == {"kind": "noise", "pitch": None, "beeps": None}
+    assert sounds.asked("a sound") == {"kind": None, "pitch": None, "beeps": None}
+    data = sounds.dataset(500, seed=8)  # every caption of the dataset is read back as what it holds
+    for s in data:
+        asked = sounds.asked(s.caption)
+        assert asked["kind"] == s.kind and asked["pitch"] == s.pitch
+        assert asked["beeps"] == (s.beeps if s.kind == "beeps" else None)

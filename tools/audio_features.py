@@ -11,6 +11,9 @@ metallic, which is the lesson's point about vocoders.
 
 from __future__ import annotations
 
+import wave
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -30,10 +33,20 @@ def _hz(mel):
     return 700.0 * (10 ** (np.asarray(mel) / 2595.0) - 1.0)
 
 
+def _edges() -> np.ndarray:
+    """N_MELS + 2 frequencies (Hz) evenly spaced in mel: band i rises from edge i to i + 1, falls to i + 2."""
+    return _hz(np.linspace(_mel(FMIN), _mel(FMAX), N_MELS + 2))
+
+
+def band_centres() -> np.ndarray:
+    """Each mel band's centre frequency in Hz, lowest first, (N_MELS,)."""
+    return _edges()[1:-1]
+
+
 def mel_filters() -> torch.Tensor:
     """Triangular filters on the mel scale, (N_MELS, N_FFT // 2 + 1 = 257), each summing to one."""
     bins = np.fft.rfftfreq(N_FFT, 1 / RATE)
-    edges = _hz(np.linspace(_mel(FMIN), _mel(FMAX), N_MELS + 2))
+    edges = _edges()
     filters = np.zeros((N_MELS, len(bins)))
     for i in range(N_MELS):
         low, centre, high = edges[i : i + 3]
@@ -51,8 +64,9 @@ def _stft(wave: torch.Tensor) -> torch.Tensor:
 
 
 def mel_spectrogram(wave: np.ndarray) -> np.ndarray:
-    """(N_MELS, frames) in -1..1: each band's loudness, frame by frame."""
-    magnitude = _stft(torch.as_tensor(wave, dtype=torch.float32)).abs()[:, :-1]  # (257, frames)
+    """(N_MELS, frames) in -1..1: each band's loudness, frame by frame; (N, N_MELS, frames) for a
+    batch of waves (N, samples)."""
+    magnitude = _stft(torch.as_tensor(wave, dtype=torch.float32)).abs()[..., :-1]  # (257, frames)
     mel = mel_filters() @ magnitude / (N_FFT / 4)  # a full-scale sine peaks near 1 (0 dB)
     db = 20 * torch.log10(mel.clamp_min(10 ** (DB_FLOOR / 20)))
     return (1 + 2 * db / -DB_FLOOR).clamp(-1, 1).numpy().astype(np.float32)
@@ -86,3 +100,21 @@ def griffin_lim(mel: np.ndarray, iterations: int = 48, seed: int = 0) -> np.ndar
     for _ in range(iterations):
         phase = _stft(wave_from(phase)).angle()
     return wave_from(phase).numpy().astype(np.float32)
+
+
+def write_wav(audio: np.ndarray, rate: int, path: Path) -> str:
+    """16-bit mono WAV: int16 samples as they are, floats in -1..1 scaled to them."""
+    if audio.dtype != np.int16:
+        audio = np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(audio.astype("<i2").tobytes())
+    return str(path)
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """A 16-bit mono WAV file's samples (int16) and sample rate."""
+    with wave.open(str(path), "rb") as f:
+        return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2"), f.getframerate()

@@ -64,10 +64,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         latents: torch.Tensor | None = None,
         callback_on_step_end=None,
         callback_on_step_end_tensor_inputs: tuple[str, ...] = ("latents",),
-    ) -> ImagePipelineOutput:
-        """Text -> images. `latents` optionally gives the starting noise (B, 3, H, W) instead of drawing
-        it; `callback_on_step_end(pipe, i, t, {"latents": ...})` runs after each step and may return a
-        replacement for the sample."""
+        **decode_options,
+    ):
+        """Text -> images (or what `decode` makes of the final samples). `latents` optionally gives
+        the starting noise (B, C, H, W) instead of drawing it; `callback_on_step_end(pipe, i, t,
+        {"latents": ...})` runs after each step and may return a replacement for the sample; any other
+        keyword goes to `decode`."""
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         device, dtype = self._execution_device, self.unet.dtype
         guided = guidance_scale > 1.0  # at 1 the unconditional prediction would cancel out
@@ -104,16 +106,20 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 tensors = {name: available[name] for name in callback_on_step_end_tensor_inputs}
                 latents = callback_on_step_end(self, i, t, tensors).pop("latents", latents)
 
-        # 4. Pixels in [-1, 1] -> 8-bit images.
+        return self.decode(latents, **decode_options)
+
+    def decode(self, latents: torch.Tensor) -> ImagePipelineOutput:
+        """4. Pixels in [-1, 1] -> 8-bit images."""
         pixels = (latents.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
         images = [Image.fromarray((p * 255).round().astype(np.uint8)) for p in pixels]
         return ImagePipelineOutput(images=images)
 
 
-def load_pipeline(path: str | Path = WEIGHTS, dtype: torch.dtype = torch.float32) -> ShapesDiffusionPipeline:
-    """The shipped model: MiniLM from its package; U-Net and scheduler config from the weights folder."""
+def load_pipeline(path: str | Path = WEIGHTS, dtype=torch.float32, kind=ShapesDiffusionPipeline):
+    """The shipped model: MiniLM from its package; U-Net and scheduler config from the weights folder.
+    `kind` is the pipeline class (the sounds model's decodes spectrograms into sound)."""
     path = Path(path)
     tokenizer, text_encoder = load_text_encoder()
     unet = UNet2DConditionModel.from_pretrained(path, dtype=dtype)
     scheduler = DDPMScheduler.from_pretrained(path)
-    return ShapesDiffusionPipeline(tokenizer, text_encoder.to(dtype), unet.eval(), scheduler)
+    return kind(tokenizer, text_encoder.to(dtype), unet.eval(), scheduler)

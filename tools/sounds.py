@@ -136,8 +136,47 @@ def measure(audio: np.ndarray) -> dict:
 
 def matches(truth: Sample, seen: dict) -> bool:
     """Whether a measured sound is the described one: kind, pitch band and number of beeps."""
-    return (
-        seen["kind"] == truth.kind
-        and (truth.kind == "noise" or seen["pitch"] == truth.pitch)
-        and (truth.kind != "beeps" or seen["beeps"] == truth.beeps)
-    )
+    return all(checks({"kind": truth.kind, "pitch": truth.pitch, "beeps": truth.beeps}, seen).values())
+
+
+def checks(wanted: dict, seen: dict) -> dict[str, bool]:
+    """Each thing a description names (kind, pitch band, number of beeps; None: not named), checked
+    against what `measure` heard. A noise has no pitch; only beeps have a count."""
+    named = {key: wanted.get(key) is not None for key in ("kind", "pitch", "beeps")}
+    named["pitch"] &= wanted.get("kind") != "noise"
+    named["beeps"] &= wanted.get("kind") == "beeps"
+    return {key: seen[key] == wanted[key] for key, on in named.items() if on}
+
+
+WORDS = {  # caption words -> what they ask for (the dataset's words, and a few a learner might use)
+    "kind": {
+        "noise": ("noise", "hiss", "crackle", "static"),
+        "rising": ("rising", "upward", "ascending", "going up"),
+        "falling": ("falling", "downward", "descending", "going down"),
+        "tone": ("tone", "hum", "note", "beep", "whistle"),
+    },
+    "pitch": {
+        "low": ("low", "deep", "bass"),
+        "middle": ("middle", "medium", "mid"),
+        "high": ("high", "shrill"),
+    },
+}
+NUMBERS = {"two": 2, "three": 3, "four": 4, "2": 2, "3": 3, "4": 4}
+
+
+def asked(text: str) -> dict:
+    """What a caption asks for, as far as its words say: kind, pitch band and number of beeps (None
+    where it does not say). "three high beeps" -> beeps, high, 3; "a rising beep" -> rising."""
+    words = " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+    padded = f" {words} "
+
+    def first(table: dict) -> str | None:
+        forms = [(f" {w}{s} ", key) for key, ws in table.items() for w in ws for s in ("", "s")]
+        hits = [(padded.find(form), key) for form, key in forms if form in padded]
+        return min(hits)[1] if hits else None
+
+    count = next((n for w, n in NUMBERS.items() if f" {w} " in padded), None)
+    kind = "beeps" if count and " beeps " in padded else first(WORDS["kind"])
+    if kind == "tone" and " beeps " in padded:
+        kind = "beeps"
+    return {"kind": kind, "pitch": None if kind == "noise" else first(WORDS["pitch"]), "beeps": count}

@@ -2,6 +2,9 @@
 
     python -m tools.train_shapes --seed 0 --steps 5000 --out tools/weights/shapes_diffusion
 
+The same trainer serves any captioned set of 32x32 pictures (a `Recipe`): tools/train_sounds.py
+trains the text-to-audio model on mel spectrograms with it.
+
 The DDPM recipe with text conditioning: draw an image and its caption, a random timestep t and
 Gaussian noise, mix them as the scheduler would at t, and train the U-Net to predict what was mixed
 in, as the "velocity" v (mean squared error, min-SNR weighted), with the caption's token vectors as
@@ -23,6 +26,7 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,35 +74,64 @@ class Config:
     uncond_prob: float = 0.12  # share of captions dropped: teaches the unconditional prediction
     log_every: int = 100
     threads: int = 1  # CPU only: on a busy shared CPU, a second thread mostly waits for the first
-    out: str = str(WEIGHTS)
+    out: str = ""  # the recipe's weights folder when empty
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What to train on: `pictures(n, seed)` gives (N, C, 32, 32) uint8 pictures and their captions."""
+
+    name: str  # the weights folder's name, the model card's title
+    module: str  # the command that reproduces it: python -m MODULE
+    pictures: Callable[[int, int], tuple[torch.Tensor, list[str]]]
+    unet: dict  # UNet2DConditionModel's config
+    about: str  # the model card's opening, after "A small ... model trained by this project"
+    out: str  # the default weights folder
+
+
+def _shape_pictures(n: int, seed: int) -> tuple[torch.Tensor, list[str]]:
+    samples = shapes.dataset(n, seed)
+    images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).contiguous()
+    return images, [s.caption for s in samples]
+
+
+SHAPES = Recipe(
+    name="shapes_diffusion",
+    module="tools.train_shapes",
+    pictures=_shape_pictures,
+    unet=UNET,
+    about="text-to-image diffusion model trained by this project (tools/train_shapes.py) on procedurally\n"
+    "drawn shapes (tools/shapes.py)",
+    out=str(WEIGHTS),
+)
 
 
 @dataclass
 class _Data:
     """The training set on hand: the images, each one's caption id and the encoded captions."""
 
-    images: torch.Tensor  # (N, 3, 32, 32) uint8
+    images: torch.Tensor  # (N, C, 32, 32) uint8
     caption_ids: torch.Tensor  # (N,) rows of `table`
     table: torch.Tensor  # (C + 1, T, 384) on the device: every distinct caption, then the empty one
     empty_id: int  # the empty caption's row, C
 
 
-def train(cfg: Config) -> dict:
+def train(cfg: Config, recipe: Recipe = SHAPES) -> dict:
     t_start = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    data, distinct = _dataset(cfg, device)
-    print(f"{len(data.images)} images, {len(distinct)} distinct captions encoded", flush=True)
+    data, distinct = _dataset(cfg, recipe, device)
+    print(f"{len(data.images)} pictures, {len(distinct)} distinct captions encoded", flush=True)
 
-    unet = UNet2DConditionModel(**UNET).to(device).train()
+    unet = UNet2DConditionModel(**recipe.unet).to(device).train()
     scheduler = DDPMScheduler(**SCHEDULER)
     n_params = sum(p.numel() for p in unet.parameters())
     print(f"U-Net: {n_params / 1e6:.2f} M parameters, training on {device}", flush=True)
     log, ema = _fit(cfg, unet, scheduler, data, rng, t_start)
 
     ema.copy_to(unet.parameters())
-    out = Path(cfg.out)
+    out = Path(cfg.out or recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     unet.to(torch.float16).save_pretrained(out)  # config.json + diffusion_pytorch_model.safetensors
     scheduler.save_pretrained(out)  # scheduler_config.json
@@ -113,18 +146,17 @@ def train(cfg: Config) -> dict:
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "versions": {"torch": torch.__version__, "diffusers": __import__("diffusers").__version__},
     }
-    (out / "MODEL_CARD.md").write_text(_card(cfg, figures, log))
+    (out / "MODEL_CARD.md").write_text(_card(cfg, recipe, figures, log, out))
     return figures
 
 
-def _dataset(cfg: Config, device: str) -> tuple[_Data, list[str]]:
-    """The seeded images and captions as tensors, every distinct caption encoded once; and the captions."""
-    # Images as uint8 (N, 3, 32, 32); captions as indices into a table of distinct captions.
-    samples = shapes.dataset(cfg.dataset_size, cfg.seed)
-    images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).contiguous()
-    distinct = sorted({s.caption for s in samples})
+def _dataset(cfg: Config, recipe: Recipe, device: str) -> tuple[_Data, list[str]]:
+    """The seeded pictures and captions as tensors, every distinct caption encoded once; and the captions."""
+    # Pictures as uint8 (N, C, 32, 32); captions as indices into a table of distinct captions.
+    images, captions = recipe.pictures(cfg.dataset_size, cfg.seed)
+    distinct = sorted(set(captions))
     index = {c: i for i, c in enumerate(distinct)}
-    caption_ids = torch.tensor([index[s.caption] for s in samples])  # (N,)
+    caption_ids = torch.tensor([index[c] for c in captions])  # (N,)
     # The frozen encoder runs once per distinct caption; the empty caption is the last row.
     tokenizer, text_encoder = load_text_encoder()
     text_encoder.to(device)
@@ -176,11 +208,11 @@ def _fit(
 
 
 def _batch(cfg: Config, data: _Data, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random batch of images (B, 3, 32, 32) in [-1, 1] and its captions' vectors (B, T, 384), a share
+    """A random batch of pictures (B, C, 32, 32) in [-1, 1] and its captions' vectors (B, T, 384), a share
     of them replaced by the empty caption."""
     device = data.table.device
     batch = torch.from_numpy(rng.integers(0, len(data.images), cfg.batch_size))
-    x0 = data.images[batch].to(device).float() / 127.5 - 1  # (B, 3, 32, 32) in [-1, 1]
+    x0 = data.images[batch].to(device).float() / 127.5 - 1  # (B, C, 32, 32) in [-1, 1]
     cap = data.caption_ids[batch].to(device)
     drop = torch.from_numpy(rng.random(cfg.batch_size) < cfg.uncond_prob).to(device)
     return x0, data.table[torch.where(drop, data.empty_id, cap)]  # (B, T, 384)
@@ -208,31 +240,33 @@ def _loss(
     return (weight * err.mean(dim=(1, 2, 3))).mean()
 
 
-def _card(cfg: Config, figures: dict, log: list[dict]) -> str:
-    size_mb = sum(f.stat().st_size for f in Path(cfg.out).glob("*.safetensors")) / 1e6
+def _card(cfg: Config, recipe: Recipe, figures: dict, log: list[dict], out: Path) -> str:
+    size_mb = sum(f.stat().st_size for f in out.glob("*.safetensors")) / 1e6
     curve = "\n".join(f"| {r['step']} | {r['loss']} | {r['lr']} | {r['seconds']} |" for r in log)
-    return f"""# shapes_diffusion
+    channels = {1: "one-channel", 3: "RGB"}[recipe.unet["in_channels"]]
+    command = " ".join([f"python -m {recipe.module}", *sys.argv[1:]])
+    return f"""# {recipe.name}
 
-A small text-to-image diffusion model trained by this project (tools/train_shapes.py) on procedurally
-drawn shapes (tools/shapes.py): a {figures["parameters"] / 1e6:.2f} M-parameter `UNet2DConditionModel`
-denoising 32x32 RGB pixels, cross-attending to all-MiniLM-L6-v2 token vectors (frozen, {MAX_TOKENS} tokens),
+A small {recipe.about}: a {figures["parameters"] / 1e6:.2f} M-parameter `UNet2DConditionModel`
+denoising 32x32 {channels} pictures, cross-attending to all-MiniLM-L6-v2 token vectors (frozen,
+{MAX_TOKENS} tokens),
 trained (v-prediction, cosine DDPM noise schedule, min-SNR weighting) with {cfg.uncond_prob:.0%} caption
 dropout for classifier-free guidance. Weights are the exponential moving average, stored in float16
 ({size_mb:.1f} MB).
 
-Reproduce: `python -m tools.train_shapes --seed {cfg.seed} --steps {cfg.steps} --out {cfg.out}`
+Reproduce: `python -m {recipe.module} --seed {cfg.seed} --steps {cfg.steps} --out {out}`
 (same device and thread count for identical weights).
 
 | figure | value |
 |---|---|
-| dataset | {figures["images"]} images, {figures["distinct_captions"]} distinct captions (seed {cfg.seed}) |
+| dataset | {figures["images"]} pictures, {figures["distinct_captions"]} distinct captions (seed {cfg.seed}) |
 | steps x batch size | {cfg.steps} x {cfg.batch_size} |
 | learning rate | {cfg.lr} peak, {cfg.warmup} warm-up steps, cosine decay |
 | final loss (min-SNR weighted v MSE, last {cfg.log_every} steps) | {figures["final_loss"]} |
 | device | {figures["device"]} ({figures["cpu"]}, {figures["threads"]} threads) |
 | wall time | {figures["wall_seconds"]} s |
 | versions | {figures["versions"]} |
-| command | `{" ".join(["python -m tools.train_shapes", *sys.argv[1:]])}` |
+| command | `{command}` |
 
 Config: `{json.dumps(asdict(cfg))}`
 
@@ -244,14 +278,14 @@ Loss curve:
 """
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train the shapes text-to-image diffusion model.")
+def main(argv: list[str] | None = None, recipe: Recipe = SHAPES) -> None:
+    parser = argparse.ArgumentParser(description=f"Train the {recipe.name} model.")
     defaults = Config()
     for name, value in asdict(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     cfg = Config(**vars(parser.parse_args(argv)))
     torch.set_num_threads(cfg.threads)
-    print(json.dumps(train(cfg)), flush=True)
+    print(json.dumps(train(cfg, recipe)), flush=True)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,12 @@ def audio(what: str, draw: Callable[[], str], caption: str = "") -> Part:
     return Part("audio", what, draw, caption)
 
 
+def save_figure(fig, path: Path) -> str:
+    """A matplotlib figure written as a PNG at `path`; the path, for a picture Part."""
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return str(path)
+
+
 def bar(share: float, width: int = BAR) -> str:
     filled = round(max(0.0, min(share, 1.0)) * width)
     return "█" * filled + "·" * (width - filled)

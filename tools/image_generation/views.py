@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.diffusion_views import denoising_table, step_facts, strip
 from tools.trace import Fact, PipelineTrace
 from tools.views import (
     Part,
@@ -13,7 +14,6 @@ from tools.views import (
     markdown,
     output_image,
     picture,
-    spread,
     stage_table,
     tokens_line,
 )
@@ -28,48 +28,6 @@ CONCEPTS = {  # the concept of the map each stage shows
     "guidance_comparison": "classifier-free-guidance",
     "cross_attention": "text-encoder",
 }
-
-
-def frames(trace: PipelineTrace) -> list[tuple[str, str]]:
-    """Every denoising step's sample, labelled, for the page's slider."""
-    steps = trace.stage("denoising").data["steps"]
-    return [
-        (r["sample_preview"], f"step {r['step']}: t={r['timestep']:g}, sigma={r['sigma']:.3g}") for r in steps
-    ]
-
-
-def denoising_table(trace: PipelineTrace, shown: int = 12) -> str:
-    """Every denoising step (at most `shown`, evenly spaced): timestep, noise level, guidance, time."""
-    steps = trace.stage("denoising").data["steps"]
-    picks = spread(len(steps), shown)
-    rows = [
-        "#### Denoising, step by step (previews below: the sample, then the predicted clean image)",
-        "",
-        "| step | timestep | noise level σ | σ after | guidance Δ (RMS) | predicted clean vs final | ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for i in picks:
-        r = steps[i]
-        delta = "—" if r.get("guidance_delta_rms") is None else f"{r['guidance_delta_rms']:.3g}"
-        x0 = "—" if r.get("x0_rms_to_final") is None else f"{r['x0_rms_to_final']:.3g}"
-        sigmas = f"{r['sigma']:.3g} | {r['sigma_after']:.3g}"
-        rows.append(f"| {r['step']} | {r['timestep']:g} | {sigmas} | {delta} | {x0} | {r['ms']:.0f} |")
-    more = f"\n\n{len(steps) - len(picks)} more steps in the trace JSON." if len(steps) > len(picks) else ""
-    return "\n".join(rows) + more
-
-
-def _previews(trace: PipelineTrace, key: str) -> list[str]:
-    return [r[key] for r in trace.stage("denoising").data["steps"]]
-
-
-def strip(trace: PipelineTrace, key: str, path: Path, shown: int = 8) -> str:
-    """Evenly spaced steps' previews, each labelled with its step, timestep and noise level."""
-    steps = trace.stage("denoising").data["steps"]
-    picks = [steps[i] for i in spread(len(steps), shown)]
-    labels = [
-        f"step {r['step']}\nt={r['timestep']:g}\nsigma={r['sigma']:.2g}" for r in picks
-    ]  # the font has no σ
-    return labelled_strip([r[key] for r in picks], labels, path)
 
 
 def word_strip(trace: PipelineTrace, path: Path) -> str:
@@ -133,23 +91,7 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
 
 
 def facts(trace: PipelineTrace) -> list[Fact]:
-    out = [Fact(text=s.note, stage=s.name) for s in trace.stages]
-    for r in trace.stage("denoising").data["steps"]:
-        guided = (
-            f", guidance changed the noise prediction by {r['guidance_delta_rms']:.3g} (RMS)"
-            if r.get("guidance_delta_rms") is not None
-            else ""
-        )
-        out.append(
-            Fact(
-                text=f"At step {r['step']} (timestep {r['timestep']:g}) the noise level went from σ="
-                f"{r['sigma']:.3g} to {r['sigma_after']:.3g}{guided}; the predicted clean image was "
-                f"{r['x0_rms_to_final']:.3g} (RMS) away from the final image.",
-                stage="denoising",
-                step=r["step"],
-            )
-        )
-    return out
+    return [Fact(text=s.note, stage=s.name) for s in trace.stages] + step_facts(trace)
 
 
 def observed(trace: PipelineTrace) -> dict[str, str]:

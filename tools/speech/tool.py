@@ -13,12 +13,12 @@ little (no seed reaches it); only one voice ships.
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from tools.audio_features import write_wav
 from tools.base import RunContext, Tool, ToolError
 from tools.speech import local_model, questions, views
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
@@ -113,7 +113,7 @@ class SpeechTool(Tool):
         audio = np.concatenate([c.audio_int16_array for c in chunks])  # (samples,) int16
         aligned = [a for c in chunks for a in (c.phoneme_alignments or [])]
         durations = _durations_stage(aligned, rate, len(audio))
-        path = _write_wav(audio, rate, ctx.folder / "speech.wav")
+        path = write_wav(audio, rate, ctx.folder / "speech.wav")
         wave_stage = _waveform_stage(audio, rate, path, t.ms)
         spectrogram = _spectrogram_stage(audio, rate, clock)
         import piper
@@ -141,7 +141,7 @@ class SpeechTool(Tool):
         pipe = self.setup(("local", args.model, ctx.device), lambda: local_model.load(args.model, ctx.device))
         ctx.progress("speaking")
         tokens, audio, rate, ms = local_model.speak(pipe, args.prompt, clock)
-        path = _write_wav(audio, rate, ctx.folder / "speech.wav")
+        path = write_wav(audio, rate, ctx.folder / "speech.wav")
         return PipelineTrace(
             tool=self.name,
             title=f"How {Path(args.model).name} spoke your sentence",
@@ -222,15 +222,6 @@ def _durations_stage(aligned, rate: int, samples: int) -> Stage:
         duration_ms=0.0,
         data={"phonemes": rows, "total_samples": total, "waveform_samples": samples, "sample_rate": rate},
     )
-
-
-def _write_wav(audio: np.ndarray, rate: int, path: Path) -> str:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(audio.astype("<i2").tobytes())
-    return str(path)
 
 
 def _waveform_stage(audio: np.ndarray, rate: int, path: str, ms: float) -> Stage:

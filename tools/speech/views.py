@@ -4,15 +4,15 @@ The spectrogram is computed here (numpy's FFT over Hann windows) from the run's 
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from tools.audio_features import read_wav
 from tools.markup import plain
 from tools.trace import Fact, PipelineTrace
-from tools.views import Part, audio, markdown, picture, stage_table
+from tools.views import Part, audio, markdown, picture, save_figure, stage_table
 
 WINDOW, HOP = 1024, 256  # samples per spectrogram frame, and between frames
 
@@ -30,8 +30,7 @@ def spectrogram(samples: np.ndarray, rate: int) -> dict:
 
 
 def _audio(trace: PipelineTrace) -> np.ndarray:
-    with wave.open(trace.output["audio"], "rb") as f:
-        return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
+    return read_wav(trace.output["audio"])[0]
 
 
 def _timed(trace: PipelineTrace) -> bool:
@@ -110,11 +109,6 @@ def durations_figure(trace: PipelineTrace) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: Path) -> str:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return str(path)
-
-
 def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     timed = _timed(trace)
     parts = [markdown("stage table", lambda: stage_table(trace))]
@@ -125,14 +119,14 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
         audio("the spoken sentence", lambda: trace.output["audio"]),
         picture(
             "waveform",
-            lambda: _save(waveform_figure(trace), folder / "waveform.png"),
+            lambda: save_figure(waveform_figure(trace), folder / "waveform.png"),
             "The sound pressure over time"
             + ("; the grey lines are phoneme boundaries. " if timed else ". ")
             + "Vowels are the tall, regular stretches; the quiet gaps are pauses the model chose.",
         ),
         picture(
             "spectrogram",
-            lambda: _save(spectrogram_figure(trace), folder / "spectrogram.png"),
+            lambda: save_figure(spectrogram_figure(trace), folder / "spectrogram.png"),
             "Bright horizontal bands under vowels are the formants (what makes an 'a' differ from an "
             "'i'); the hiss of 's' and 'f' spreads high up. Generated speech has this structure because "
             "the model learned it from recordings.",
@@ -142,7 +136,7 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
         parts.append(
             picture(
                 "durations",
-                lambda: _save(durations_figure(trace), folder / "durations.png"),
+                lambda: save_figure(durations_figure(trace), folder / "durations.png"),
                 "One bar per phoneme: the model decided these lengths before making any sound. "
                 "`length_scale` stretches them all.",
             )

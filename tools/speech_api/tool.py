@@ -16,11 +16,12 @@ import numpy as np
 import openai
 from pydantic import BaseModel, Field
 
+from tools.audio_features import read_wav
 from tools.base import RunContext, Tool, ToolError
 from tools.openai_errors import endpoint, explain_openai_error, no_key
 from tools.speech import views as speech_views
 from tools.trace import Artifact, Clock, PipelineTrace, Stage, TensorInfo
-from tools.views import audio, markdown, picture, stage_table
+from tools.views import audio, markdown, picture, save_figure, stage_table
 
 Voice = Literal[
     "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse", "marin",
@@ -192,9 +193,6 @@ def _cost(args: SpeechAPIArgs, seconds: float) -> Stage:
 
 
 def _spectrogram(trace: PipelineTrace, path) -> str:
-    with wave.open(trace.output["audio"], "rb") as f:
-        rate = f.getframerate()
-        samples = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
+    samples, rate = read_wav(trace.output["audio"])
     fig = speech_views.spectrogram_plot(samples, rate, [], "The API's audio: energy per frequency over time")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return str(path)
+    return save_figure(fig, path)

@@ -5,8 +5,6 @@ arrays are the trace's own numbers; `save` writes it as a PNG."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -19,11 +17,6 @@ LABEL = 14  # characters of a token label
 def label(token: str) -> str:
     text = repr(token)[1:-1] or "∅"
     return text if len(text) <= LABEL else text[: LABEL - 1] + "…"
-
-
-def save(fig: Figure, path: Path) -> str:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return str(path)
 
 
 def lens_figure(trace: PipelineTrace) -> Figure:

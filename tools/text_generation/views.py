@@ -10,7 +10,7 @@ from pathlib import Path
 from tools.markup import plain
 from tools.text_generation import plots
 from tools.trace import Fact, PipelineTrace
-from tools.views import Part, markdown, picture, stage_table, tokens_line
+from tools.views import Part, markdown, picture, save_figure, stage_table, tokens_line
 
 
 def _cell(text: str) -> str:
@@ -52,7 +52,7 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
     """Each part reads the trace only when drawn, so one with missing numbers costs only itself."""
 
     def drawn(name: str, figure) -> str:
-        return plots.save(figure(), folder / f"{name}.png")
+        return save_figure(figure(), folder / f"{name}.png")
 
     layers = trace.stage("transformer layers").data
     first, final = layers["first_layer_with_final_top1"], trace.layers[-1].data["top"][0]["token"]
@@ -115,7 +115,7 @@ def compare_picture(a: PipelineTrace, b: PipelineTrace, folder: Path) -> Part:
     changed = [k for k in sorted(set(a.config) | set(b.config)) if a.config.get(k) != b.config.get(k)]
     return picture(
         "step 1 of both runs",
-        lambda: plots.save(plots.compare_figure(a, b, changed), folder / "compare-step-1.png"),
+        lambda: save_figure(plots.compare_figure(a, b, changed), folder / "compare-step-1.png"),
         "The first token of both runs: the model's probabilities (grey) are the same, since the model "
         "and prompt are; what the changed setting does to them before the draw is in orange.",
     )

@@ -68,30 +68,32 @@ class _Observer:
         steps = self.args.steps
         self.ctx.progress(f"step {i + 1}/{steps}: timestep {int(timestep)}, noise level σ={sigma:.3g}")
         if self.ctx.should_stop():  # the wall-clock ceiling: diffusers' loop cannot pause, so it stops here
-            raise ToolError(f"The image was stopped after step {i + 1} of {steps}: out of time.")
+            raise ToolError(f"The run was stopped after step {i + 1} of {steps}: out of time.")
         self.prev = x
         seen["callback_done"] = time.perf_counter()
         return {}
 
 
-def observed_run(pipe, args, noise: torch.Tensor, generator, ctx: RunContext, watchers=()):
+def observed_run(pipe, args, noise: torch.Tensor, generator, ctx: RunContext, watchers=(), **options):
     """Run the pipeline unchanged while hooks and the step callback record what happens inside;
-    `watchers` attach hooks of their own (e.g. the cross-attention word maps)."""
+    `watchers` attach hooks of their own (e.g. the cross-attention word maps); `options` go to the
+    pipeline as they are. Returns the pipeline's output and what was seen."""
     observer = _Observer(pipe, args, noise, ctx)
     hooks = observer.attach() + [h for w in watchers for h in w.attach()]
     try:
-        image = pipe(
+        output = pipe(
             prompt=args.prompt,
             num_inference_steps=args.steps,
             guidance_scale=args.guidance_scale,
             generator=generator,
             latents=noise,
             callback_on_step_end=observer.on_step,
-        ).images[0]
+            **options,
+        )
     finally:
         for h in hooks:
             h.remove()
     seen = observer.seen
     seen["decode_ms"] = round((time.perf_counter() - seen["callback_done"]) * 1000, 2)
     seen["run_ms"] = (time.perf_counter() - seen["text_start"][0]) * 1000
-    return image, seen
+    return output, seen
