@@ -229,6 +229,31 @@ def test_a_speech_demo_plays_the_sentence_and_draws_it(page, output_dir):
     page.locator("#chat").screenshot(path=str(output_dir / "speech-demo.png"))
 
 
+def test_an_audio_demo_plays_a_sound_whose_spectrogram_formed_step_by_step(page, output_dir):
+    ask(page, "/demo audio a rising beep", until="every number above was measured", timeout_s=180)
+    chat = page.locator("#chat")
+    chat.get_by_text("audio_generation finished").wait_for()
+    chat.locator("audio").first.wait_for(state="attached")  # the player renders after the text
+    assert chat.locator("audio").count() == 1
+    alts = [img.get_attribute("alt") or "" for img in chat.locator("img").all()]
+    assert any(alt.startswith("The spectrogram forming") for alt in alts)
+    assert any(alt.startswith("What the model predicted the finished spectrogram") for alt in alts)
+    assert any(alt.startswith("The sound pressure over time") for alt in alts)  # the waveform
+    text = chat.inner_text()
+    assert "Is it what the caption asked for?" in text and "phase_reconstruction" in text
+    chat.locator("img[alt^='The spectrogram forming']").scroll_into_view_if_needed()
+    page.locator("#chat").screenshot(path=str(output_dir / "audio-forming.png"))
+    chat.get_by_text("Is it what the caption asked for?").scroll_into_view_if_needed()
+    page.locator("#chat").screenshot(path=str(output_dir / "audio-demo.png"))
+    # the explorer's slider steps through the spectrogram as it formed
+    page.wait_for_function("document.querySelector('#frame').innerText.includes('step 25')")
+    number = page.locator("#scrub input[type=number]")
+    number.fill("8")
+    number.press("Enter")
+    page.wait_for_function("document.querySelector('#frame').innerText.includes('step 8:')")
+    page.locator("#explorer").screenshot(path=str(output_dir / "audio-step-8.png"))
+
+
 HOSTILE = "<img src=x onerror=alert(1)><b>bold</b>"
 
 

@@ -42,6 +42,7 @@ EXAMPLES = [
     "How does a language model pick the next word?",
     "What do the generator and discriminator do in a GAN?",
     "/demo code a function that reverses a string",
+    "/demo audio a rising beep",
     "/demo speak Generative models make new data.",
     "quiz me",
 ]
