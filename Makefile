@@ -7,14 +7,14 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test bench lint setup browser sandbox clean
+.PHONY: run test bench lint setup browser sandbox servers clean
 
 run: $(STAMP) sandbox
 	$(VENV)/bin/genai-tutor ingest
 	$(VENV)/bin/genai-tutor serve
 
-test: $(STAMP) browser sandbox
-	$(PY) -m pytest -q
+test: $(STAMP) browser sandbox servers
+	TUTOR_REQUIRE_SERVERS=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) bench/chat_bench.py
@@ -45,6 +45,13 @@ sandbox:
 	@command -v bwrap >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q bubblewrap; }
+
+# The class deployment's tests start real servers: PostgreSQL (Debian's, run as `nobody` in a temporary
+# folder; the tests never use the packaged cluster) and HAProxy (sticky sessions in front of two apps).
+servers:
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v haproxy; } >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql haproxy; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info

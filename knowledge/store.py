@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
+from chromadb.errors import NotFoundError
 
 from knowledge import LESSONS_DIR
 from knowledge.embedder import Embedder
@@ -41,14 +42,30 @@ class Hit:
 MAX_K = 20  # results per query
 
 
-def open_client(home: Path, chroma_url: str | None = None):
-    """The embedded store under `home`, or a Chroma server when `chroma_url` is set."""
+class StoreUnreachable(RuntimeError):
+    """The Chroma server named by TUTOR_CHROMA_URL did not answer."""
+
+
+def open_client(home: Path, chroma_url: str | None = None, wait_s: float = 30.0):
+    """The embedded store under `home`, or a Chroma server when `chroma_url` is set (waited for up to
+    `wait_s`: app processes and the server may start together)."""
     settings = chromadb.Settings(anonymized_telemetry=False)
     if chroma_url:
         url = urlparse(chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https", settings=settings
-        )
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return chromadb.HttpClient(
+                    host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https", settings=settings
+                )
+            except ValueError as e:  # the client checks the server as it is made
+                if time.monotonic() > deadline:
+                    raise StoreUnreachable(
+                        f"No Chroma server answers at {chroma_url} (TUTOR_CHROMA_URL): start it "
+                        "(`chroma run --path DIR --host 127.0.0.1 --port N`), or unset the variable to "
+                        "use the embedded store."
+                    ) from e
+                time.sleep(0.5)
     path = home / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=settings)
@@ -66,6 +83,15 @@ class KnowledgeStore:
             COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
+    def _call(self, method: str, **kwargs):
+        """A call on the collection. Another process sharing the server may have rebuilt it (`ingest
+        --rebuild`), which leaves this handle pointing at a deleted collection: fetch it again, once."""
+        try:
+            return getattr(self.collection, method)(**kwargs)
+        except NotFoundError:
+            self.collection = self._collection()
+            return getattr(self.collection, method)(**kwargs)
+
     def ingest(self, rebuild: bool = False) -> dict:
         """Bring the store in line with the lesson files (and the teaching layers); returns the counts
         `ingest --json` prints."""
@@ -77,15 +103,16 @@ class KnowledgeStore:
         chunks = {c.id: c for lesson in lessons for c in split_lesson(lesson)}
         if self.lessons_dir == LESSONS_DIR:  # the tutor's own lessons come with their teaching layers
             chunks.update((c.id, c) for c in teaching_chunks(load_teaching()))
-        stored = self.collection.get(include=["metadatas"])
+        stored = self._call("get", include=["metadatas"])
         stored_hash = {i: m.get("hash") for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
 
         changed = [c for c in chunks.values() if stored_hash.get(c.id) != c.hash]
         removed = [i for i in stored_hash if i not in chunks]
         if removed:
-            self.collection.delete(ids=removed)
+            self._call("delete", ids=removed)
         if changed:
-            self.collection.upsert(
+            self._call(
+                "upsert",
                 ids=[c.id for c in changed],
                 embeddings=self.embedder.embed([c.embed_text for c in changed]),
                 documents=[c.text for c in changed],
@@ -111,7 +138,7 @@ class KnowledgeStore:
         }
 
     def count(self) -> int:
-        return self.collection.count()
+        return self._call("count")
 
     def search(self, query: str, k: int = 3, per_lesson: int = PER_LESSON) -> list[Hit]:
         return self.search_many([query], k, per_lesson)[0]
@@ -123,7 +150,8 @@ class KnowledgeStore:
         count = self.count()
         if not count:
             return [[] for _ in queries]
-        res = self.collection.query(
+        res = self._call(
+            "query",
             query_embeddings=self.embedder.embed(queries),
             n_results=min(count, k * 4),  # room to skip a lesson's third, fourth... section
             include=["documents", "metadatas", "distances"],

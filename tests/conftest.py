@@ -128,3 +128,38 @@ def _sandbox_works() -> bool:
 needs_sandbox = pytest.mark.skipif(
     not _sandbox_works(), reason="bubblewrap cannot make its namespaces here, so no generated code runs"
 )
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/servers.py): its URL without a database."""
+    from tests.servers import postgres
+
+    with postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path):
+    """Where a learner store lives, once per backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "learners.db"
+    from tests.servers import new_database
+
+    return new_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory):
+    """`genai-tutor model-server` (the embedded GGUF on llama.cpp's OpenAI-compatible server) on a free
+    loopback port: its OpenAI base URL (…/v1)."""
+    import sys
+
+    from tests.servers import free_port, launch, stop
+
+    port, log = free_port(), tmp_path_factory.mktemp("model-server") / "server.log"
+    command = [str(Path(sys.executable).with_name("genai-tutor")), "model-server", "--port", str(port),
+               "--threads", "1", "--slots", "2"]  # fmt: skip
+    proc, base = launch(command, port, log, "/health", "The model server", timeout_s=120)
+    yield base + "/v1"
+    stop(proc)

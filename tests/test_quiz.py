@@ -28,8 +28,9 @@ def bank():
 
 
 @pytest.fixture
-def engine(tmp_path, bank, embedder):
-    return QuizEngine(LearnerStore(tmp_path / "learners.db"), bank, list(load_concepts().values()), embedder)
+def engine(store_target, bank, embedder):
+    """A quiz engine on a learner store, once on SQLite and once on PostgreSQL."""
+    return QuizEngine(LearnerStore(store_target), bank, list(load_concepts().values()), embedder)
 
 
 def right_answer(q) -> str:
@@ -70,7 +71,7 @@ def test_mastery_rises_with_correct_answers_and_progress_survives_a_new_engine(e
             mastered = fb
             break
     assert mastered is not None and mastered.p_after >= MASTERY
-    reopened = QuizEngine(LearnerStore(engine.store.path), bank, engine.concepts, embedder)
+    reopened = QuizEngine(LearnerStore(engine.store.url), bank, engine.concepts, embedder)
     progress = reopened.progress("Ada")
     row = next(r for r in progress.concepts if r["slug"] == "tokenization")
     assert row["mastered"] and row["review_due"] is not None  # an FSRS card was made at mastery
@@ -86,10 +87,10 @@ def test_the_same_item_is_never_asked_twice_in_a_row(engine):
         engine.answer("Bo", wrong_answer(q), q.id)
 
 
-def test_a_mastered_concept_comes_back_for_review_when_due(tmp_path, bank, embedder):
+def test_a_mastered_concept_comes_back_for_review_when_due(store_target, bank, embedder):
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     engine = QuizEngine(
-        LearnerStore(tmp_path / "l.db"), bank, list(load_concepts().values()), embedder, clock=lambda: now[0]
+        LearnerStore(store_target), bank, list(load_concepts().values()), embedder, clock=lambda: now[0]
     )
     while True:
         q = engine.next_question("Cy", focus={"generative-ai"})
@@ -209,8 +210,8 @@ while True:
 """
 
 
-def test_a_killed_process_loses_no_committed_attempt(tmp_path):
-    db = tmp_path / "learners.db"
+def test_a_killed_process_loses_no_committed_attempt(store_target):
+    db = store_target
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED_QUIZ, str(db)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
@@ -369,3 +370,25 @@ def test_learners_answering_one_item_at_once_lose_no_rating_update(engine):
     for t in threads:
         t.join()
     assert engine.store.item_stats()[item.id][1] == 8
+
+
+def test_app_processes_opening_one_new_database_at_once_make_one_schema(pg_server):
+    """Four stores open the same empty PostgreSQL database at the same moment (app processes starting
+    together): each creates the schema if it is missing, one at a time, and none fails."""
+    import threading
+
+    from tests.servers import new_database
+
+    url, opened, start = new_database(pg_server), [], threading.Barrier(4)
+
+    def open_store() -> None:
+        start.wait()
+        opened.append(LearnerStore(url))
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(opened) == 4
+    assert opened[0].learner("Ada") == opened[3].learner("Ada")

@@ -43,7 +43,7 @@ from tutor.quiz_turn import QuizTurns
 from tutor.render import compare_table
 from tutor.router import Router
 from tutor.runner import Runner, SessionRuns
-from tutor.settings import Settings
+from tutor.settings import ConfigError, Settings
 from tutor.teach import FOLLOW_UPS, Teacher, excerpt, quote
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -367,9 +367,13 @@ class Tutor:
 def open_store(settings: Settings) -> KnowledgeStore:
     """The lesson store the settings name (the embedding model loads lazily)."""
     from knowledge.embedder import Embedder
-    from knowledge.store import open_client
+    from knowledge.store import StoreUnreachable, open_client
 
-    return KnowledgeStore(open_client(settings.home, settings.chroma_url), Embedder(settings.torch_device()))
+    try:
+        client = open_client(settings.home, settings.chroma_url)
+    except StoreUnreachable as e:
+        raise ConfigError(str(e)) from None
+    return KnowledgeStore(client, Embedder(settings.torch_device()))
 
 
 def build_tutor(settings: Settings) -> Tutor:

@@ -7,6 +7,7 @@ logs and progress go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -61,6 +62,14 @@ def _parser(tool_classes: dict | None = None) -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the chat page")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=bounded(int, 1, 65535), default=7860)
+    server = sub.add_parser(
+        "model-server", help="serve the embedded chat model (OpenAI-compatible) for several app processes"
+    )
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=bounded(int, 1, 65535), default=8081)
+    server.add_argument("--threads", type=bounded(int, 1, 256), default=min(4, os.cpu_count() or 1))
+    server.add_argument("--slots", type=bounded(int, 1, 64), default=4, help="requests decoded at once")
+    server.add_argument("--context", type=bounded(int, 512, 32768), default=8192, help="tokens per request")
     ingest = sub.add_parser("ingest", help="sync the lessons into the vector store")
     ingest.add_argument("--rebuild", action="store_true", help="drop the store and embed everything again")
     search = sub.add_parser("search", help="search the lessons ('-' reads one query per line from stdin)")
@@ -124,11 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     tool_classes = discover() if argv[:1] == ["demo"] else None  # the demo flags come from each tool
     args = _parser(tool_classes).parse_args(argv)
     try:
-        settings = Settings.from_env()
-    except ConfigError as e:
+        return _run(Settings.from_env(), args, tool_classes)
+    except ConfigError as e:  # a setting that cannot work, or a store it names that cannot be reached
         print(f"genai-tutor: {e}", file=sys.stderr)
         return 2
 
+
+def _run(settings: Settings, args, tool_classes) -> int:
     from tutor.chat import open_store
 
     if args.command == "serve":
@@ -136,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
         page.main(settings, host=args.host, port=args.port)
         return 0
+    if args.command == "model-server":
+        return _model_server(args)
     if args.command == "ingest":
         _emit(open_store(settings).ingest(rebuild=args.rebuild), args.json)
         return 0
@@ -167,6 +180,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "quiz":
         return _quiz(settings, args)
     return 2
+
+
+def _model_server(args) -> int:
+    """The embedded GGUF on llama.cpp's OpenAI-compatible server until stopped (Ctrl-C or SIGTERM); app
+    processes use it with TUTOR_MODEL_URL=http://HOST:PORT/v1."""
+    import signal
+
+    from tools.embedded_model import gguf_file
+    from tutor.llm.local import MODEL_ID, start_server
+
+    server = start_server(
+        str(gguf_file()), args.threads, args.host, args.port, args.slots, tools=True, context=args.context
+    )
+    print(f"genai-tutor: {MODEL_ID} at {server.listening_address}/v1 (TUTOR_MODEL_URL)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+    return 0
 
 
 def _quiz(settings: Settings, args) -> int:

@@ -1,11 +1,17 @@
-"""The learner store: one SQLite file (`learners.db` under GENAI_TUTOR_HOME), never Chroma's.
+"""The learner store: learners, their answers and their progress, in SQLite or PostgreSQL.
+
+By default one SQLite file (`learners.db` under GENAI_TUTOR_HOME), never Chroma's;
+`TUTOR_DATABASE_URL=postgresql://...` puts it on a PostgreSQL server that several app processes share.
+One set of statements serves both (SQLAlchemy Core, psycopg 3 for PostgreSQL), and the schema and its
+migrations live in one place (`_migrate`).
 
 Tables: learners, attempts, mastery (BKT and ability per learner and concept), item_stats (item
 ratings, shared by all learners: they calibrate difficulty), review_cards (an FSRS card per mastered
-concept) and pending (the one question each learner is answering). WAL with synchronous=FULL: once
-`record` returns, the attempt survives a killed process or a power cut. Every query is filtered by
-the learner's id, so one learner never reads another's rows. Each call opens its own connection, so
-the page's worker threads never share one; writers wait for each other (busy timeout), never fail.
+concept) and pending (the one question each learner is answering). Every query is filtered by the
+learner's id, so one learner never reads another's rows. One answer is one transaction: once `record`
+returns, the attempt survives a killed process (SQLite: WAL with synchronous=FULL; PostgreSQL: its
+write-ahead log, committed synchronously). Writers never build on a stale read: SQLite takes the write
+lock when a transaction begins (BEGIN IMMEDIATE); PostgreSQL takes a lock per learner and per item.
 """
 
 from __future__ import annotations
@@ -13,43 +19,91 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import (
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from tools.config import ConfigError
+
 BUSY_TIMEOUT_MS = 10_000
 MAX_NAME = 40
 NAME_OK = re.compile(r"^[\w .'-]+$")
 TOKEN_OK = re.compile(r"^[0-9a-f]{32}$")  # the page's browser id: uuid4().hex, made on the first visit
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS learners (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY, learner_id INTEGER NOT NULL REFERENCES learners(id),
-    question_id TEXT NOT NULL, item_id TEXT NOT NULL, concept TEXT NOT NULL, kind TEXT NOT NULL,
-    answer TEXT NOT NULL, correct INTEGER NOT NULL, p_before REAL NOT NULL, p_after REAL NOT NULL,
-    at TEXT NOT NULL, UNIQUE (learner_id, question_id));
-CREATE TABLE IF NOT EXISTS mastery (
-    learner_id INTEGER NOT NULL REFERENCES learners(id), concept TEXT NOT NULL,
-    p_known REAL NOT NULL, ability REAL NOT NULL, attempts INTEGER NOT NULL, correct INTEGER NOT NULL,
-    updated TEXT NOT NULL, PRIMARY KEY (learner_id, concept));
-CREATE TABLE IF NOT EXISTS item_stats (
-    item_id TEXT PRIMARY KEY, rating REAL NOT NULL, answers INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS review_cards (
-    learner_id INTEGER NOT NULL REFERENCES learners(id), concept TEXT NOT NULL, card TEXT NOT NULL,
-    due TEXT NOT NULL, PRIMARY KEY (learner_id, concept));
-CREATE TABLE IF NOT EXISTS pending (
-    learner_id INTEGER PRIMARY KEY REFERENCES learners(id), question_id TEXT NOT NULL,
-    question TEXT NOT NULL, asked TEXT NOT NULL);
-"""
+SCHEMA = MetaData()
+LEARNERS = Table(
+    "learners", SCHEMA,
+    Column("id", Integer, primary_key=True), Column("name", Text, nullable=False),
+    Column("key", Text, nullable=False, unique=True), Column("created", Text, nullable=False),
+)  # fmt: skip
+ATTEMPTS = Table(
+    "attempts", SCHEMA,
+    Column("id", Integer, primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id"), nullable=False),
+    Column("question_id", Text, nullable=False), Column("item_id", Text, nullable=False),
+    Column("concept", Text, nullable=False), Column("kind", Text, nullable=False),
+    Column("answer", Text, nullable=False), Column("correct", Integer, nullable=False),
+    Column("p_before", Double, nullable=False), Column("p_after", Double, nullable=False),
+    Column("at", Text, nullable=False),
+    UniqueConstraint("learner_id", "question_id"),
+)  # fmt: skip
+MASTERY = Table(
+    "mastery", SCHEMA,
+    Column("learner_id", Integer, ForeignKey("learners.id"), nullable=False),
+    Column("concept", Text, nullable=False), Column("p_known", Double, nullable=False),
+    Column("ability", Double, nullable=False), Column("attempts", Integer, nullable=False),
+    Column("correct", Integer, nullable=False), Column("updated", Text, nullable=False),
+    PrimaryKeyConstraint("learner_id", "concept"),
+)  # fmt: skip
+ITEM_STATS = Table(
+    "item_stats", SCHEMA,
+    Column("item_id", Text, primary_key=True), Column("rating", Double, nullable=False),
+    Column("answers", Integer, nullable=False),
+)  # fmt: skip
+REVIEW_CARDS = Table(
+    "review_cards", SCHEMA,
+    Column("learner_id", Integer, ForeignKey("learners.id"), nullable=False),
+    Column("concept", Text, nullable=False), Column("card", Text, nullable=False),
+    Column("due", Text, nullable=False),
+    PrimaryKeyConstraint("learner_id", "concept"),
+)  # fmt: skip
+PENDING = Table(
+    "pending", SCHEMA,
+    Column("learner_id", Integer, ForeignKey("learners.id"), primary_key=True, autoincrement=False),
+    Column("question_id", Text, nullable=False), Column("question", Text, nullable=False),
+    Column("asked", Text, nullable=False),
+)  # fmt: skip
 
 
 class LearnerError(ValueError):
     """Something the learner can fix (a bad name, an unknown learner, a stale question)."""
+
+
+class StoreError(ConfigError):
+    """The learner store cannot be opened as configured (a bad URL, an unreachable server)."""
 
 
 @dataclass(frozen=True)
@@ -115,120 +169,189 @@ def now_iso(at: datetime | None = None) -> str:
     return (at or datetime.now(UTC)).isoformat()
 
 
+def database_url(target: str | Path) -> str:
+    """A SQLAlchemy URL for a SQLite file path or a database URL (postgresql:// means psycopg 3)."""
+    text = str(target)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).resolve()}"
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise StoreError(f"TUTOR_DATABASE_URL is not a database URL: {e}") from None
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi, _record) -> None:
+            dbapi.isolation_level = None  # transactions are begun below, not by the driver
+            pragmas = (
+                "journal_mode=WAL",
+                "synchronous=FULL",
+                f"busy_timeout={BUSY_TIMEOUT_MS}",
+                "foreign_keys=ON",
+            )
+            for pragma in pragmas:
+                dbapi.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:  # writers take the lock up front: no lock upgrades
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=8)
+    raise StoreError(f"The learner store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()!r}.")
+
+
+def _upsert(conn: Connection, table: Table, keys: tuple[str, ...], **values) -> None:
+    """Insert a row, or replace the non-key columns of the row with the same keys."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_={
+        name: stmt.excluded[name] for name in values if name not in keys
+    }))  # fmt: skip
+
+
+def _migrate(conn: Connection) -> None:
+    """Every schema change, in order; each one safe to run again, and by one process at a time (app
+    processes sharing a PostgreSQL database may start together)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(0, 0)))
+    SCHEMA.create_all(conn, checkfirst=True)
+    # keys written by early versions held the browser id itself: hash them
+    for rowid, key in conn.execute(select(LEARNERS.c.id, LEARNERS.c.key).where(LEARNERS.c.key.like("%#%"))):
+        name, _, token = key.rpartition("#")
+        if TOKEN_OK.match(token):
+            conn.execute(update(LEARNERS).where(LEARNERS.c.id == rowid).values(key=f"{name}#{_hash(token)}"))
+
+
 class LearnerStore:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+    def __init__(self, target: str | Path):
+        """`target`: a SQLite file path, or a database URL (`postgresql://user@host:port/db`)."""
+        self.url = database_url(target)
+        self.path = Path(make_url(self.url).database) if self.url.startswith("sqlite") else None
+        self.engine = _engine(self.url)
         try:
-            db.execute("PRAGMA journal_mode=WAL")  # stored in the file: every later connection uses it
-            db.executescript(SCHEMA)
-            with db:  # keys written by earlier versions held the browser id itself: hash them
-                for rowid, key in db.execute("SELECT id, key FROM learners WHERE key LIKE '%#%'").fetchall():
-                    name, _, token = key.rpartition("#")
-                    if TOKEN_OK.match(token):
-                        db.execute(
-                            "UPDATE learners SET key = ? WHERE id = ?", (f"{name}#{_hash(token)}", rowid)
-                        )
-        finally:
-            db.close()
+            with self._tx() as conn:
+                _migrate(conn)
+        except OperationalError as e:
+            where = make_url(self.url).render_as_string(hide_password=True)
+            raise StoreError(f"Cannot open the learner store at {where}: {e.orig}") from None
 
     @classmethod
-    def in_home(cls, home: Path) -> LearnerStore:
-        return cls(Path(home) / "learners.db")
+    def in_home(cls, home: Path, url: str | None = None) -> LearnerStore:
+        return cls(url or Path(home) / "learners.db")
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name  # "sqlite" | "postgresql"
 
     @contextmanager
-    def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """One connection, one transaction: committed when the block ends, rolled back on error.
-        Writers take the lock up front (no deadlocking lock upgrades); readers never wait in WAL."""
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        try:
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+    def _tx(self, write: bool = True) -> Iterator[Connection]:
+        """One connection, one transaction: committed when the block ends, rolled back on error."""
+        with self.engine.connect() as conn:
+            conn.execution_options(write=write)
+            with conn.begin():
+                yield conn
+
+    def _lock(self, conn: Connection, learner_id: int, item_id: str | None = None) -> None:
+        """PostgreSQL: hold the learner's (and the item's) lock to the end of the transaction, always in
+        that order, so two answers never build on the same old state. SQLite's writers already queue."""
+        if self.backend == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(1, learner_id)))
+            if item_id is not None:
+                conn.execute(select(func.pg_advisory_xact_lock(2, func.hashtext(item_id))))
 
     # ---------------------------------------------------------------- learners
 
     def learner(self, name: str | None, create: bool = True, token: str | None = None) -> int:
         display, key = learner_key(name, token)
-        with self._tx() as db:
-            row = db.execute("SELECT id FROM learners WHERE key = ?", (key,)).fetchone()
-            if row:
-                return row[0]
+        with self._tx() as conn:
+            found = conn.execute(select(LEARNERS.c.id).where(LEARNERS.c.key == key)).scalar()
+            if found is not None:
+                return found
             if not create:
                 raise LearnerError(f"I have no progress for a learner called {display!r} yet.")
-            return db.execute(
-                "INSERT INTO learners (name, key, created) VALUES (?, ?, ?)", (display, key, now_iso())
-            ).lastrowid
+            dialect = postgresql if self.backend == "postgresql" else sqlite
+            conn.execute(  # two first visits at once make one learner
+                dialect.insert(LEARNERS)
+                .values(name=display, key=key, created=now_iso())
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            return conn.execute(select(LEARNERS.c.id).where(LEARNERS.c.key == key)).scalar_one()
 
     # ---------------------------------------------------------------- reading
 
     def mastery(self, learner_id: int) -> dict[str, ConceptState]:
-        with self._tx(write=False) as db:
-            rows = db.execute(
-                "SELECT concept, p_known, ability, attempts, correct FROM mastery WHERE learner_id = ?",
-                (learner_id,),
+        m = MASTERY.c
+        with self._tx(write=False) as conn:
+            rows = conn.execute(
+                select(m.concept, m.p_known, m.ability, m.attempts, m.correct).where(
+                    m.learner_id == learner_id
+                )
             )
             return {c: ConceptState(p, a, n, k) for c, p, a, n, k in rows}
 
     def item_stats(self) -> dict[str, tuple[float, int]]:
-        with self._tx(write=False) as db:
-            return {i: (r, n) for i, r, n in db.execute("SELECT item_id, rating, answers FROM item_stats")}
+        with self._tx(write=False) as conn:
+            rows = conn.execute(select(ITEM_STATS.c.item_id, ITEM_STATS.c.rating, ITEM_STATS.c.answers))
+            return {i: (r, n) for i, r, n in rows}
 
     def cards(self, learner_id: int) -> dict[str, str]:
         """Review cards (FSRS JSON) by concept."""
-        with self._tx(write=False) as db:
-            rows = db.execute("SELECT concept, card FROM review_cards WHERE learner_id = ?", (learner_id,))
-            return dict(rows.fetchall())
+        c = REVIEW_CARDS.c
+        with self._tx(write=False) as conn:
+            return dict(conn.execute(select(c.concept, c.card).where(c.learner_id == learner_id)).all())
 
     def attempts(self, learner_id: int) -> list[dict]:
-        with self._tx(write=False) as db:
-            db.row_factory = sqlite3.Row
-            rows = db.execute(
-                "SELECT question_id, item_id, concept, kind, answer, correct, p_before, p_after, at "
-                "FROM attempts WHERE learner_id = ? ORDER BY id",
-                (learner_id,),
-            )
-            return [dict(r) for r in rows]
+        a = ATTEMPTS.c
+        columns = (
+            a.question_id,
+            a.item_id,
+            a.concept,
+            a.kind,
+            a.answer,
+            a.correct,
+            a.p_before,
+            a.p_after,
+            a.at,
+        )
+        with self._tx(write=False) as conn:
+            rows = conn.execute(select(*columns).where(a.learner_id == learner_id).order_by(a.id))
+            return [dict(r._mapping) for r in rows]
 
     def last_item(self, learner_id: int) -> str | None:
-        with self._tx(write=False) as db:
-            row = db.execute(
-                "SELECT item_id FROM attempts WHERE learner_id = ? ORDER BY id DESC LIMIT 1", (learner_id,)
-            ).fetchone()
-            return row[0] if row else None
+        a = ATTEMPTS.c
+        with self._tx(write=False) as conn:
+            return conn.execute(
+                select(a.item_id).where(a.learner_id == learner_id).order_by(a.id.desc()).limit(1)
+            ).scalar()
 
     # ---------------------------------------------------------------- the question being answered
 
     def ask(self, learner_id: int, question_id: str, question: dict) -> None:
         """Make this the learner's open question (an unanswered earlier one is set aside)."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO pending (learner_id, question_id, question, asked) "
-                "VALUES (?, ?, ?, ?)",
-                (learner_id, question_id, json.dumps(question), now_iso()),
-            )
+        with self._tx() as conn:
+            _upsert(conn, PENDING, ("learner_id",), learner_id=learner_id, question_id=question_id,
+                    question=json.dumps(question), asked=now_iso())  # fmt: skip
 
     def pending(self, learner_id: int) -> dict | None:
-        with self._tx(write=False) as db:
-            row = db.execute("SELECT question FROM pending WHERE learner_id = ?", (learner_id,)).fetchone()
-            return json.loads(row[0]) if row else None
+        with self._tx(write=False) as conn:
+            row = conn.execute(select(PENDING.c.question).where(PENDING.c.learner_id == learner_id)).scalar()
+            return json.loads(row) if row else None
 
     def answered(self, learner_id: int, question_id: str) -> bool:
-        with self._tx(write=False) as db:
-            row = db.execute(
-                "SELECT 1 FROM attempts WHERE learner_id = ? AND question_id = ?", (learner_id, question_id)
-            ).fetchone()
-            return row is not None
+        a = ATTEMPTS.c
+        with self._tx(write=False) as conn:
+            found = conn.execute(select(a.id).where(a.learner_id == learner_id, a.question_id == question_id))
+            return found.first() is not None
 
     # ---------------------------------------------------------------- writing
 
@@ -243,62 +366,42 @@ class LearnerStore:
     ) -> Update:
         """One answer, all or nothing, in one transaction: the question is closed, the learner's state,
         the item's rating and the review card are read, `decide` turns them into the update, and the
-        attempt, mastery, rating and card are written. Reading inside the transaction means two answers
-        at once (two tabs, two learners on one item) never build on the same old state. A second answer
-        to the same question is refused (LearnerError)."""
+        attempt, mastery, rating and card are written. Reading inside the locked transaction means two
+        answers at once (two tabs, two learners on one item, two app processes) never build on the
+        same old state. A second answer to the same question is refused (LearnerError)."""
         stamp = now_iso(at)
-        with self._tx() as db:
-            closed = db.execute(
-                "DELETE FROM pending WHERE learner_id = ? AND question_id = ?", (learner_id, question_id)
-            ).rowcount
-            if not closed:
+        with self._tx() as conn:
+            self._lock(conn, learner_id, item_id)
+            p = PENDING.c
+            closed = conn.execute(
+                delete(PENDING).where(p.learner_id == learner_id, p.question_id == question_id)
+            )
+            if not closed.rowcount:
                 raise LearnerError("That question is already answered (or was replaced by a newer one).")
-            update = decide(self._snapshot(db, learner_id, concept, item_id))
-            a, s = update.attempt, update.state
-            db.execute(
-                "INSERT INTO attempts (learner_id, question_id, item_id, concept, kind, answer, correct, "
-                "p_before, p_after, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (learner_id, question_id, a.item_id, a.concept, a.kind, a.answer, int(a.correct))
-                + (a.p_before, a.p_after, stamp),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO mastery (learner_id, concept, p_known, ability, attempts, correct, "
-                "updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (learner_id, a.concept, s.p_known, s.ability, s.attempts, s.correct, stamp),
-            )
-            if update.item_rating is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO item_stats (item_id, rating, answers) VALUES (?, ?, ?)",
-                    (a.item_id, *update.item_rating),
-                )
-            if update.card is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO review_cards (learner_id, concept, card, due) "
-                    "VALUES (?, ?, ?, ?)",
-                    (learner_id, a.concept, update.card[0], now_iso(update.card[1])),
-                )
-        return update
-
-    @staticmethod
-    def _snapshot(db: sqlite3.Connection, learner_id: int, concept: str, item_id: str) -> Snapshot:
-        state = db.execute(
-            "SELECT p_known, ability, attempts, correct FROM mastery WHERE learner_id = ? AND concept = ?",
-            (learner_id, concept),
-        ).fetchone()
-        item = db.execute("SELECT rating, answers FROM item_stats WHERE item_id = ?", (item_id,)).fetchone()
-        card = db.execute(
-            "SELECT card FROM review_cards WHERE learner_id = ? AND concept = ?", (learner_id, concept)
-        ).fetchone()
-        return Snapshot(
-            ConceptState(*state) if state else None, tuple(item) if item else None, card and card[0]
-        )
+            change = decide(_snapshot(conn, learner_id, concept, item_id))
+            a, s = change.attempt, change.state
+            conn.execute(ATTEMPTS.insert().values(
+                learner_id=learner_id, question_id=question_id, item_id=a.item_id, concept=a.concept,
+                kind=a.kind, answer=a.answer, correct=int(a.correct), p_before=a.p_before, p_after=a.p_after,
+                at=stamp,
+            ))  # fmt: skip
+            _upsert(conn, MASTERY, ("learner_id", "concept"), learner_id=learner_id, concept=a.concept,
+                    p_known=s.p_known, ability=s.ability, attempts=s.attempts, correct=s.correct,
+                    updated=stamp)  # fmt: skip
+            if change.item_rating is not None:
+                rating, answers = change.item_rating
+                _upsert(conn, ITEM_STATS, ("item_id",), item_id=a.item_id, rating=rating, answers=answers)
+            if change.card is not None:
+                _upsert(conn, REVIEW_CARDS, ("learner_id", "concept"), learner_id=learner_id,
+                        concept=a.concept, card=change.card[0], due=now_iso(change.card[1]))  # fmt: skip
+        return change
 
     def export(self, learner_id: int) -> dict:
         """Everything stored about one learner, as JSON-ready data."""
-        with self._tx(write=False) as db:
-            name, created = db.execute(
-                "SELECT name, created FROM learners WHERE id = ?", (learner_id,)
-            ).fetchone()
+        with self._tx(write=False) as conn:
+            name, created = conn.execute(
+                select(LEARNERS.c.name, LEARNERS.c.created).where(LEARNERS.c.id == learner_id)
+            ).one()
         return {
             "learner": name,
             "created": created,
@@ -309,8 +412,24 @@ class LearnerStore:
 
     def reset(self, learner_id: int) -> int:
         """Forget one learner's progress (their name stays); returns the number of attempts removed."""
-        with self._tx() as db:
-            removed = db.execute("DELETE FROM attempts WHERE learner_id = ?", (learner_id,)).rowcount
-            for table in ("mastery", "review_cards", "pending"):
-                db.execute(f"DELETE FROM {table} WHERE learner_id = ?", (learner_id,))
+        with self._tx() as conn:
+            self._lock(conn, learner_id)
+            removed = conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.learner_id == learner_id)).rowcount
+            for table in (MASTERY, REVIEW_CARDS, PENDING):
+                conn.execute(delete(table).where(table.c.learner_id == learner_id))
             return removed
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _snapshot(conn: Connection, learner_id: int, concept: str, item_id: str) -> Snapshot:
+    m, i, r = MASTERY.c, ITEM_STATS.c, REVIEW_CARDS.c
+    state = conn.execute(
+        select(m.p_known, m.ability, m.attempts, m.correct).where(
+            m.learner_id == learner_id, m.concept == concept
+        )
+    ).first()
+    item = conn.execute(select(i.rating, i.answers).where(i.item_id == item_id)).first()
+    card = conn.execute(select(r.card).where(r.learner_id == learner_id, r.concept == concept)).scalar()
+    return Snapshot(ConceptState(*state) if state else None, tuple(item) if item else None, card)

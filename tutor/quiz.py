@@ -402,4 +402,5 @@ def open_engine(settings, embedder, grader=None, store: LearnerStore | None = No
     from knowledge.quizbank import load_bank
 
     concepts = list(load_concepts().values())
-    return QuizEngine(store or LearnerStore.in_home(settings.home), load_bank(), concepts, embedder, grader)
+    store = store or LearnerStore.in_home(settings.home, settings.database_url)
+    return QuizEngine(store, load_bank(), concepts, embedder, grader)

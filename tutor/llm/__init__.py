@@ -43,5 +43,8 @@ def make_backend(settings: Settings) -> Backend:
         return Backend(model, True, where, f"OpenAI-compatible: {settings.openai_model} at {where}")
     from tutor.llm.local import LocalChatModel
 
-    model = LocalChatModel(max_new_tokens=settings.max_new_tokens)
+    model = LocalChatModel(max_new_tokens=settings.max_new_tokens, server_url=settings.model_url)
+    if settings.model_url:
+        where = f"the model server at {settings.model_url}"
+        return Backend(model, False, where, f"embedded {MODEL_NAME} on a shared llama.cpp server")
     return Backend(model, False, "the embedded model", f"embedded {MODEL_NAME} (offline, llama.cpp)")

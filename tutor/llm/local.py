@@ -50,19 +50,68 @@ def load_local_lm(model_dir: str, device: str = "cpu") -> LocalLM:
     return LocalLM(model, tokenizer, device)
 
 
-@functools.lru_cache(maxsize=1)
-def llama_server(path: str, threads: int) -> Any:
-    """The GGUF on a llama.cpp server bound to 127.0.0.1 (a free port), once per process."""
+MODEL_ID = "smollm2-135m-instruct"  # the model's name on its server
+# The chat template of the shared model server (`genai-tutor model-server`): SmolLM2's own ChatML turns,
+# plus tool definitions in the system turn and tool calls and results as tagged JSON (the "Hermes"
+# convention llama.cpp parses), so OpenAI-style tool calling reaches the model and comes back parsed.
+TOOL_TEMPLATE = """\
+{%- set system = messages[0].content if messages and messages[0].role == 'system' else '' -%}
+{%- if system or tools -%}
+<|im_start|>system
+{% if system %}{{ system }}{% if tools %}{{ '\n\n' }}{% endif %}{% endif -%}
+{%- if tools %}You may call these functions. Each is described as JSON inside <tools></tools>:
+<tools>
+{% for tool in tools %}{{ tool | tojson }}
+{% endfor %}</tools>
+To call one, answer only with <tool_call>{"name": NAME, "arguments": {...}}</tool_call>.
+{%- endif %}<|im_end|>
+{% endif -%}
+{%- for message in messages if message.role != 'system' -%}
+{%- if message.role == 'assistant' and message.tool_calls -%}
+<|im_start|>assistant
+{% for call in message.tool_calls %}<tool_call>{"name": "{{ call.function.name }}", "arguments": \
+{{ call.function.arguments if call.function.arguments is string else call.function.arguments | tojson }}}\
+</tool_call>
+{% endfor %}<|im_end|>
+{% elif message.role == 'tool' -%}
+<|im_start|>user
+<tool_response>{{ message.content }}</tool_response><|im_end|>
+{% else -%}
+<|im_start|>{{ message.role }}
+{{ message.content }}<|im_end|>
+{% endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif -%}
+"""
+
+
+def start_server(path: str, threads: int, host: str = "127.0.0.1", port: int = 0, slots: int = SLOTS,
+                 tools: bool = False, context: int = CONTEXT) -> Any:  # fmt: skip
+    """The GGUF on a llama.cpp server (OpenAI-compatible API) in this process; port 0: a free one.
+    `tools`: with the template above, so tool definitions, calls and results reach the model;
+    `context`: tokens per request (each of the `slots` gets this many)."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = path
-    params.n_parallel = SLOTS
-    params.n_ctx = CONTEXT * SLOTS
+    params.hostnames = [host]
+    params.port = port
+    params.model_alias = {MODEL_ID}
+    params.n_parallel = slots
+    params.n_ctx = context * slots
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.verbosity = 0  # errors only
+    if tools:
+        params.chat_template = TOOL_TEMPLATE
     return xllamacpp.Server(params)
+
+
+@functools.lru_cache(maxsize=1)
+def llama_server(path: str, threads: int) -> Any:
+    """The GGUF on a llama.cpp server bound to 127.0.0.1 (a free port), once per process."""
+    return start_server(path, threads)
 
 
 class LocalChatModel(BaseChatModel):
@@ -71,19 +120,21 @@ class LocalChatModel(BaseChatModel):
     max_new_tokens: int = 120
     temperature: float = 0.0  # 0: greedy, so the same question gives the same answer
     threads: int = min(4, os.cpu_count() or 1)
+    server_url: str | None = None  # a shared model server (`genai-tutor model-server`): .../v1
 
     @property
     def _llm_type(self) -> str:
         return "smollm2-llamacpp"
 
     def client(self) -> BaseChatModel:
-        """LangChain's OpenAI client pointed at the local server (started on first use)."""
+        """LangChain's OpenAI client pointed at the model's server: the shared one when `server_url` is
+        set, else the one in this process (started on first use)."""
         from langchain_openai import ChatOpenAI
 
-        server = llama_server(str(gguf_file()), self.threads)
+        url = self.server_url or llama_server(str(gguf_file()), self.threads).listening_address + "/v1"
         return ChatOpenAI(
-            model="smollm2-135m-instruct",
-            base_url=server.listening_address + "/v1",
+            model=MODEL_ID,
+            base_url=url,
             api_key="local",  # the local server checks no key; the client wants one
             temperature=self.temperature,
             max_completion_tokens=self.max_new_tokens,
