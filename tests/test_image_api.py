@@ -207,3 +207,27 @@ def test_compare_runs_the_open_pipeline_and_the_api_on_one_prompt(settings, stor
     assert "Side by side" in table and "denoising steps seen" in table
     assert "| denoising steps seen | 25 | none (hidden inside the service) |" in table
     assert "sk-test-key" not in table
+
+
+def test_the_lessons_code_example_runs_against_todays_api(api, tmp_path):
+    """The Python example in the image-API lesson, run as a learner would (its own process, the key and
+    server from the environment), against the fake that answers like the current API."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from knowledge import LESSONS_DIR
+
+    lesson = (LESSONS_DIR / "dall-e-api.md").read_text()
+    code = re.search(r"```python\n(.*?)```", lesson, re.S).group(1)
+    assert "dall-e" not in code and "response_format" not in code  # retired models and settings
+    env = {**os.environ, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": api.base_url}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert re.fullmatch(r"\d+ input tokens, \d+ output tokens\n", done.stdout)
+    with Image.open(tmp_path / "puppy.png") as image:
+        assert image.size == (1024, 1024)
+    sent = api.requests[-1]
+    assert sent["path"].endswith("/images/generations") and sent["auth"] == f"Bearer {KEY}"
+    assert sent["body"]["model"] == "gpt-image-1-mini" and sent["body"]["quality"] == "low"
