@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import httpx
 import openai
+import pytest
 
 from tutor.llm.local import MODEL_ID
 
@@ -80,3 +81,27 @@ def test_the_openai_compatible_backend_runs_its_agent_against_it(model_server, s
                           openai_base_url=model_server, openai_model=MODEL_ID)  # fmt: skip
     events = list(Tutor(s, store, make_backend(s)).turn("What is a token?"))
     assert "".join(e.text for e in events if isinstance(e, TextDelta)).strip()
+
+
+def test_with_a_key_it_answers_only_clients_that_send_it(tmp_path, settings):
+    import sys
+    from pathlib import Path
+
+    from tests.servers import free_port, launch, stop
+    from tutor.llm import make_backend
+    from tutor.settings import Settings
+
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("genai-tutor")), "model-server", "--port", str(port),
+               "--threads", "1", "--slots", "1"]  # fmt: skip
+    proc, base = launch(command, port, tmp_path / "keyed.log", "/health", "The keyed model server",
+                        {"TUTOR_MODEL_KEY": "class-key-7f3"}, timeout_s=120)  # fmt: skip
+    try:
+        with pytest.raises(openai.AuthenticationError):
+            _client(base + "/v1").chat.completions.create(model=MODEL_ID, messages=QUESTION, max_tokens=5)
+        keyed = Settings.from_env(
+            home=settings.home, device="cpu", model_url=base + "/v1", model_key="class-key-7f3"
+        )
+        assert "".join(c.text for c in make_backend(keyed).chat_model.stream("Say hi.")).strip()
+    finally:
+        stop(proc)

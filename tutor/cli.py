@@ -190,9 +190,13 @@ def _model_server(args) -> int:
     from tools.embedded_model import gguf_file
     from tutor.llm.local import MODEL_ID, start_server
 
+    key = os.environ.get("TUTOR_MODEL_KEY") or None  # clients send the same (the app reads it too)
     server = start_server(
-        str(gguf_file()), args.threads, args.host, args.port, args.slots, tools=True, context=args.context
-    )
+        str(gguf_file()), args.threads, args.host, args.port, args.slots, tools=True, context=args.context,
+        key=key,
+    )  # fmt: skip
+    if key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("genai-tutor: no TUTOR_MODEL_KEY: anyone who can reach this port can use the model", flush=True)
     print(f"genai-tutor: {MODEL_ID} at {server.listening_address}/v1 (TUTOR_MODEL_URL)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):

@@ -29,6 +29,7 @@ class Settings(ToolConfig):
     chroma_url: str | None = None  # scale-out: a Chroma server instead of the embedded store
     database_url: str | None = None  # scale-out: PostgreSQL for the learner store instead of SQLite
     model_url: str | None = None  # scale-out: the embedded model on a shared server (model-server)
+    model_key: str | None = None  # the key that server was started with
     max_message_chars: int = 2000  # longer messages are refused with a clear reply
     max_new_tokens: int = 120  # the tutor's own prose; lessons carry the substance
     retrieval_k: int = 3
@@ -49,6 +50,7 @@ class Settings(ToolConfig):
             chroma_url=env.get("TUTOR_CHROMA_URL") or None,
             database_url=env.get("TUTOR_DATABASE_URL") or None,
             model_url=env.get("TUTOR_MODEL_URL") or None,
+            model_key=env.get("TUTOR_MODEL_KEY") or None,
             artifacts_max_age_h=_number(env, "TUTOR_ARTIFACTS_MAX_AGE_H", 24.0),
             artifacts_max_mb=_number(env, "TUTOR_ARTIFACTS_MAX_MB", 512.0),
             max_demos=int(_number(env, "TUTOR_MAX_DEMOS", 2)),

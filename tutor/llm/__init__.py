@@ -43,7 +43,9 @@ def make_backend(settings: Settings) -> Backend:
         return Backend(model, True, where, f"OpenAI-compatible: {settings.openai_model} at {where}")
     from tutor.llm.local import LocalChatModel
 
-    model = LocalChatModel(max_new_tokens=settings.max_new_tokens, server_url=settings.model_url)
+    model = LocalChatModel(
+        max_new_tokens=settings.max_new_tokens, server_url=settings.model_url, server_key=settings.model_key
+    )
     if settings.model_url:
         where = f"the model server at {settings.model_url}"
         return Backend(model, False, where, f"embedded {MODEL_NAME} on a shared llama.cpp server")

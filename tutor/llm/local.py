@@ -87,10 +87,11 @@ To call one, answer only with <tool_call>{"name": NAME, "arguments": {...}}</too
 
 
 def start_server(path: str, threads: int, host: str = "127.0.0.1", port: int = 0, slots: int = SLOTS,
-                 tools: bool = False, context: int = CONTEXT) -> Any:  # fmt: skip
+                 tools: bool = False, context: int = CONTEXT, key: str | None = None) -> Any:  # fmt: skip
     """The GGUF on a llama.cpp server (OpenAI-compatible API) in this process; port 0: a free one.
     `tools`: with the template above, so tool definitions, calls and results reach the model;
-    `context`: tokens per request (each of the `slots` gets this many)."""
+    `context`: tokens per request (each of the `slots` gets this many); `key`: the bearer key a
+    client must send (none: any client on the network can use it)."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -105,6 +106,8 @@ def start_server(path: str, threads: int, host: str = "127.0.0.1", port: int = 0
     params.verbosity = 0  # errors only
     if tools:
         params.chat_template = TOOL_TEMPLATE
+    if key:
+        params.api_keys = [key]
     return xllamacpp.Server(params)
 
 
@@ -121,6 +124,7 @@ class LocalChatModel(BaseChatModel):
     temperature: float = 0.0  # 0: greedy, so the same question gives the same answer
     threads: int = min(4, os.cpu_count() or 1)
     server_url: str | None = None  # a shared model server (`genai-tutor model-server`): .../v1
+    server_key: str | None = None  # its key, when it was started with one (TUTOR_MODEL_KEY)
 
     @property
     def _llm_type(self) -> str:
@@ -135,7 +139,7 @@ class LocalChatModel(BaseChatModel):
         return ChatOpenAI(
             model=MODEL_ID,
             base_url=url,
-            api_key="local",  # the local server checks no key; the client wants one
+            api_key=self.server_key or "local",  # the in-process server checks none; the client wants one
             temperature=self.temperature,
             max_completion_tokens=self.max_new_tokens,
             max_retries=0,
