@@ -11,6 +11,7 @@ metallic, which is the lesson's point about vocoders.
 
 from __future__ import annotations
 
+import functools
 import wave
 from pathlib import Path
 
@@ -43,8 +44,10 @@ def band_centres() -> np.ndarray:
     return _edges()[1:-1]
 
 
+@functools.cache
 def mel_filters() -> torch.Tensor:
-    """Triangular filters on the mel scale, (N_MELS, N_FFT // 2 + 1 = 257), each summing to one."""
+    """Triangular filters on the mel scale, (N_MELS, N_FFT // 2 + 1 = 257), each summing to one; made
+    once (every spectrogram and every Griffin-Lim run uses them). Read-only."""
     bins = np.fft.rfftfreq(N_FFT, 1 / RATE)
     edges = _edges()
     filters = np.zeros((N_MELS, len(bins)))

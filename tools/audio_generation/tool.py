@@ -115,7 +115,7 @@ class AudioGenerationTool(Tool):
         )
         mel, wave = output.spectrograms[0], output.audios[0]
         spectrogram = _spectrogram_stage(mel, seen["decode_ms"] - output.vocoder_ms, ctx)
-        vocoder, heard = _vocoder_stage(mel, wave, output.vocoder_ms, args.iterations), sounds.measure(wave)
+        vocoder = _vocoder_stage(mel, wave, output.vocoder_ms, args.iterations)
         waveform = _waveform_stage(wave, output.rate, ctx, clock)
         stages = [
             tokenization,
@@ -126,7 +126,7 @@ class AudioGenerationTool(Tool):
             spectrogram,
             vocoder,
             waveform,
-            _listening_stage(args.prompt, heard),
+            _listening_stage(args.prompt, wave),
         ]
         return PipelineTrace(
             tool=self.name,
@@ -207,10 +207,10 @@ def _waveform_stage(wave: np.ndarray, rate: int, ctx: RunContext, clock: Clock) 
     )
 
 
-def _listening_stage(prompt: str, heard: dict) -> Stage:
+def _listening_stage(prompt: str, wave: np.ndarray) -> Stage:
     """What plain signal rules hear in the result (sounds.measure), against what the caption asks."""
     start = time.perf_counter()
-    wanted = sounds.asked(prompt)
+    heard, wanted = sounds.measure(wave), sounds.asked(prompt)
     checks = sounds.checks(wanted, heard)
     match = all(checks.values()) if checks else None
     return Stage(
