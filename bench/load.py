@@ -142,12 +142,9 @@ def start(kind: str, stack: ExitStack) -> list[str]:
         proc, url = serve(folder / "home", folder / "app.log")
         stack.callback(stop, proc)
         return [url]
-    from tests.servers import free_port, launch
+    from tests.servers import model_server
 
-    port = free_port()
-    command = [str(Path(sys.executable).with_name("genai-tutor")), "model-server", "--port", str(port),
-               "--slots", "4"]  # fmt: skip
-    model, model_url = launch(command, port, folder / "model.log", "/health", "The model server")
+    model, model_url = model_server(folder / "model.log", slots=4, threads=2)
     stack.callback(stop, model)
     env = {
         "TUTOR_CHROMA_URL": stack.enter_context(chroma(folder / "chroma")),

@@ -59,6 +59,8 @@ def open_client(home: Path, chroma_url: str | None = None, wait_s: float = 30.0)
                     host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https", settings=settings
                 )
             except ValueError as e:  # the client checks the server as it is made
+                if "Could not connect" not in str(e):
+                    raise  # not the server being away: a bad setting, shown as it is
                 if time.monotonic() > deadline:
                     raise StoreUnreachable(
                         f"No Chroma server answers at {chroma_url} (TUTOR_CHROMA_URL): start it "

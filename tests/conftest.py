@@ -153,13 +153,9 @@ def store_target(request, tmp_path):
 def model_server(tmp_path_factory):
     """`genai-tutor model-server` (the embedded GGUF on llama.cpp's OpenAI-compatible server) on a free
     loopback port: its OpenAI base URL (…/v1)."""
-    import sys
+    from tests.servers import model_server as start_model_server
+    from tests.servers import stop
 
-    from tests.servers import free_port, launch, stop
-
-    port, log = free_port(), tmp_path_factory.mktemp("model-server") / "server.log"
-    command = [str(Path(sys.executable).with_name("genai-tutor")), "model-server", "--port", str(port),
-               "--threads", "1", "--slots", "2"]  # fmt: skip
-    proc, base = launch(command, port, log, "/health", "The model server", timeout_s=120)
+    proc, base = start_model_server(tmp_path_factory.mktemp("model-server") / "server.log")
     yield base + "/v1"
     stop(proc)

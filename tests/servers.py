@@ -179,6 +179,14 @@ def serve(home: Path, log: Path, env: dict | None = None) -> tuple[subprocess.Po
     )
 
 
+def model_server(log: Path, env: dict | None = None, slots: int = 2, threads: int = 1):
+    """`genai-tutor model-server` on a free loopback port: the process and its base URL (no /v1)."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("genai-tutor")), "model-server", "--port", str(port),
+               "--threads", str(threads), "--slots", str(slots)]  # fmt: skip
+    return launch(command, port, log, "/health", "The model server", env, timeout_s=120)
+
+
 @contextmanager
 def haproxy(*apps: str) -> Iterator[str]:
     """HAProxy with the shipped example configuration (deploy/haproxy.cfg) in front of two app URLs."""

@@ -84,18 +84,12 @@ def test_the_openai_compatible_backend_runs_its_agent_against_it(model_server, s
 
 
 def test_with_a_key_it_answers_only_clients_that_send_it(tmp_path, settings):
-    import sys
-    from pathlib import Path
-
-    from tests.servers import free_port, launch, stop
+    from tests.servers import model_server as start_model_server
+    from tests.servers import stop
     from tutor.llm import make_backend
     from tutor.settings import Settings
 
-    port = free_port()
-    command = [str(Path(sys.executable).with_name("genai-tutor")), "model-server", "--port", str(port),
-               "--threads", "1", "--slots", "1"]  # fmt: skip
-    proc, base = launch(command, port, tmp_path / "keyed.log", "/health", "The keyed model server",
-                        {"TUTOR_MODEL_KEY": "class-key-7f3"}, timeout_s=120)  # fmt: skip
+    proc, base = start_model_server(tmp_path / "keyed.log", {"TUTOR_MODEL_KEY": "class-key-7f3"}, slots=1)
     try:
         with pytest.raises(openai.AuthenticationError):
             _client(base + "/v1").chat.completions.create(model=MODEL_ID, messages=QUESTION, max_tokens=5)

@@ -148,7 +148,7 @@ def _run(settings: Settings, args, tool_classes) -> int:
         page.main(settings, host=args.host, port=args.port)
         return 0
     if args.command == "model-server":
-        return _model_server(args)
+        return _model_server(args, settings.model_key)
     if args.command == "ingest":
         _emit(open_store(settings).ingest(rebuild=args.rebuild), args.json)
         return 0
@@ -182,7 +182,7 @@ def _run(settings: Settings, args, tool_classes) -> int:
     return 2
 
 
-def _model_server(args) -> int:
+def _model_server(args, key: str | None) -> int:
     """The embedded GGUF on llama.cpp's OpenAI-compatible server until stopped (Ctrl-C or SIGTERM); app
     processes use it with TUTOR_MODEL_URL=http://HOST:PORT/v1."""
     import signal
@@ -190,7 +190,6 @@ def _model_server(args) -> int:
     from tools.embedded_model import gguf_file
     from tutor.llm.local import MODEL_ID, start_server
 
-    key = os.environ.get("TUTOR_MODEL_KEY") or None  # clients send the same (the app reads it too)
     server = start_server(
         str(gguf_file()), args.threads, args.host, args.port, args.slots, tools=True, context=args.context,
         key=key,

@@ -193,8 +193,7 @@ def _engine(url: str) -> Engine:
             dbapi.isolation_level = None  # transactions are begun below, not by the driver
             pragmas = (
                 "journal_mode=WAL",
-                "synchronous=FULL",
-                f"busy_timeout={BUSY_TIMEOUT_MS}",
+                "synchronous=FULL",  # (the busy timeout is the driver's `timeout`, above)
                 "foreign_keys=ON",
             )
             for pragma in pragmas:

@@ -117,6 +117,22 @@ def llama_server(path: str, threads: int) -> Any:
     return start_server(path, threads)
 
 
+@functools.lru_cache(maxsize=8)
+def _openai_client(url: str, key: str, temperature: float, max_tokens: int) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=MODEL_ID,
+        base_url=url,
+        api_key=key,  # the in-process server checks none ("local"); the client wants one
+        temperature=temperature,
+        max_completion_tokens=max_tokens,
+        max_retries=0,
+        timeout=60,
+        streaming=True,
+    )
+
+
 class LocalChatModel(BaseChatModel):
     """SmolLM2 on llama.cpp behind LangChain's chat-model interface, streaming as it decodes."""
 
@@ -132,20 +148,10 @@ class LocalChatModel(BaseChatModel):
 
     def client(self) -> BaseChatModel:
         """LangChain's OpenAI client pointed at the model's server: the shared one when `server_url` is
-        set, else the one in this process (started on first use)."""
-        from langchain_openai import ChatOpenAI
-
+        set, else the one in this process (started on first use). One client per setting, so turns
+        reuse its connections."""
         url = self.server_url or llama_server(str(gguf_file()), self.threads).listening_address + "/v1"
-        return ChatOpenAI(
-            model=MODEL_ID,
-            base_url=url,
-            api_key=self.server_key or "local",  # the in-process server checks none; the client wants one
-            temperature=self.temperature,
-            max_completion_tokens=self.max_new_tokens,
-            max_retries=0,
-            timeout=60,
-            streaming=True,
-        )
+        return _openai_client(url, self.server_key or "local", self.temperature, self.max_new_tokens)
 
     def warm(self) -> None:
         """Start the server (load the weights) now instead of on the first question."""
