@@ -159,3 +159,15 @@ def model_server(tmp_path_factory):
     proc, base = start_model_server(tmp_path_factory.mktemp("model-server") / "server.log")
     yield base + "/v1"
     stop(proc)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module: models this small gain little from a second thread, and on a
+    shared 2-core machine OpenMP threads that wait for each other make a run several times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

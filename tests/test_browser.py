@@ -175,6 +175,34 @@ def test_a_training_demo_streams_epochs_and_stops_on_request(page, output_dir):
     page.screenshot(path=str(output_dir / "training-stopped.png"), full_page=True)
 
 
+def test_a_vae_run_shows_its_latent_space_and_reruns_with_another_beta(page, output_dir):
+    page.locator("#message textarea").fill("/demo train vae")
+    page.locator("#send").click()
+    chat = page.locator("#chat")
+    chat.get_by_text("training_demo finished").wait_for(timeout=180_000)
+    alts = [img.get_attribute("alt") or "" for img in chat.locator("img").all()]
+    assert any(alt.startswith("Each dot is one digit's code") for alt in alts)  # the scatter
+    assert any(alt.startswith("The same plane decoded") for alt in alts)  # the latent map
+    assert "beta = 1" in chat.inner_text() and "posterior collapse" not in chat.inner_text()
+    chat.get_by_text("Each dot is one digit's code").first.scroll_into_view_if_needed()
+    chat.screenshot(path=str(output_dir / "vae-latent.png"))
+    page.wait_for_function(
+        "document.querySelector('#explorer-info').innerText.includes('Last run')", timeout=90_000
+    )
+    page.locator("#knob input").click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert "beta" in options and "rank" not in options  # only this run's own settings
+    page.get_by_role("option", name="beta").click()
+    page.locator("#knob-value textarea, #knob-value input").first.fill("20")
+    page.locator("#rerun").click()
+    page.wait_for_function(
+        "document.querySelector('#chat').innerText.includes('only beta changed')", timeout=180_000
+    )
+    assert "posterior collapse" in chat.inner_text()  # the KL term switched both latent numbers off
+    chat.get_by_text("only beta changed").scroll_into_view_if_needed()
+    chat.screenshot(path=str(output_dir / "vae-rerun-beta.png"))
+
+
 def test_an_image_is_generated_in_the_page(page, output_dir):
     ask(
         page,

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
 
 from tools.base import RunContext, ToolError
 from tools.training_demo import TrainingDemoTool, infer_model
@@ -18,17 +17,13 @@ TINY = {
     "gan": {"model": "gan", "width": 8, "batch_size": 64},
     "char_gpt": {"model": "char_gpt", "width": 16, "batch_size": 32, "prompt": "The loss "},
     "diffusion": {"model": "diffusion", "width": 8, "batch_size": 128},
+    "flow": {"model": "flow", "width": 8, "batch_size": 128},
+    "vae": {"model": "vae", "width": 32, "batch_size": 64},
+    "lora": {"model": "lora", "width": 16, "batch_size": 32, "rank": 2, "prompt": "def "},
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Models this small gain little from a second thread, and on a shared 2-core machine OpenMP threads
-    # that wait for each other make a run several times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -166,12 +161,12 @@ def test_cancelled_before_the_first_batch_is_an_error(tool):
         tool({**TINY["gan"], "epochs": 1}, RunContext(cancel=cancel))
 
 
-@pytest.mark.parametrize("model", ["gan", "char_gpt", "diffusion"])
+@pytest.mark.parametrize("model", list(TINY))
 def test_the_same_seed_gives_the_same_run(tool, model):
     a, b = (tool({**TINY[model], "epochs": 1, "seed": 3}) for _ in range(2))
     assert [r.loss for r in a.training] == [r.loss for r in b.training]
     assert [r.data for r in a.layers] == [r.data for r in b.layers]
-    if model == "char_gpt":
+    if model in ("char_gpt", "lora"):
         assert a.output == b.output
     else:
         assert Path(a.output["image"]).read_bytes() == Path(b.output["image"]).read_bytes()
@@ -184,7 +179,9 @@ def test_the_same_seed_gives_the_same_run(tool, model):
 @pytest.mark.parametrize(
     "arguments, field",
     [
-        ({"model": "vae"}, "model"),
+        ({"model": "vqgan"}, "model"),
+        ({"beta": -1}, "beta"),
+        ({"rank": 33}, "rank"),
         ({"epochs": 0}, "epochs"),
         ({"epochs": 201}, "epochs"),
         ({"learning_rate": 1.0}, "learning_rate"),
@@ -205,6 +202,11 @@ def test_the_prompt_picks_the_model():
     assert infer_model("Show me diffusion learning digits") == ("diffusion", True)
     assert infer_model("train GANs, not diffusion") == ("gan", True)  # the first one named wins
     assert infer_model("train something live") == ("gan", False)
+    assert infer_model("train a VAE on digits") == ("vae", True)
+    assert infer_model("show me a variational autoencoder learn") == ("vae", True)
+    assert infer_model("fine-tune the GPT with LoRA") == ("lora", True)  # "fine-tune" comes first
+    assert infer_model("train a flow matching model") == ("flow", True)
+    assert infer_model("how does data flow through training?") == ("gan", False)
 
 
 def test_a_gan_run_is_drawn_losses_accuracy_and_samples_by_epoch(gan, tmp_path):

@@ -135,9 +135,9 @@ class Tool:
         """What the page shows of a finished run; pictures drawn here are written into `folder`."""
         return [markdown("stage table", lambda: stage_table(trace)), *output_image(trace)]
 
-    def knobs(self) -> list[str]:
-        """The arguments a learner may change to re-run and compare: every plain setting but the prompt,
-        the model, and the tool's `not_knobs`."""
+    def knobs(self, trace: PipelineTrace | None = None) -> list[str]:
+        """The arguments a learner may change to re-run `trace` (any run of this tool when None) and
+        compare: every plain setting but the prompt, the model, and the tool's `not_knobs`."""
         return [
             name
             for name, f in self.Args.model_fields.items()

@@ -1,5 +1,5 @@
-"""training_demo: train a small model live and trace the run (a GAN, a character-level GPT, or a
-diffusion denoiser).
+"""training_demo: train a small model live and trace the run (a GAN, a diffusion denoiser, a flow-matching
+model or a VAE on digits; a character-level GPT; LoRA adapters on that GPT).
 
 Each family lives in tools/training/ and trains for at most `epochs` epochs within `time_budget_s`,
 stopping cleanly after the current batch when the budget is spent or the run is cancelled. The trace
@@ -28,10 +28,15 @@ from tools.training.loop import Config, Run
 
 # The first of these words in the prompt picks the model when `model` is not given.
 KEYWORDS = {
+    r"vaes?|variational|autoencoders?|auto-encoders?": "vae",
+    r"lora|low[- ]rank|adapters?|fine[- ]?tun\w*": "lora",
+    r"flow[- ]matching|rectified[- ]flows?|flow models?": "flow",
     r"diffusion|denois\w*|ddpm": "diffusion",
     r"gpt|char|characters?|transformer|language model": "char_gpt",
     r"gans?|adversarial|discriminator": "gan",
 }
+
+FAMILY_ONLY = {"beta": ("vae",), "rank": ("lora",)}  # settings that only these families read
 
 
 class TrainingDemoArgs(BaseModel):
@@ -41,8 +46,10 @@ class TrainingDemoArgs(BaseModel):
         description="The learner's request; without `model` it picks one (gan, gpt, diffusion). With "
         "model=char_gpt it is the text the samples continue.",
     )
-    model: Literal["gan", "char_gpt", "diffusion"] | None = Field(
-        None, description="What to train: a GAN or a diffusion model on 8x8 digits, or a GPT on the lessons."
+    model: Literal["gan", "char_gpt", "diffusion", "flow", "vae", "lora"] | None = Field(
+        None,
+        description="What to train: a GAN, a diffusion model, a flow-matching model or a VAE on 8x8 "
+        "digits; a GPT on the lessons; or LoRA adapters that teach that GPT the tutor's Python code.",
     )
     epochs: int | None = Field(
         None,
@@ -57,6 +64,12 @@ class TrainingDemoArgs(BaseModel):
     )
     width: int | None = Field(
         None, ge=8, le=256, multiple_of=8, description="Channels or embedding size; default: the model's own."
+    )
+    beta: float | None = Field(
+        None, ge=0, le=20, description="VAE only: the weight of the KL term (default 1, the plain VAE)."
+    )
+    rank: int | None = Field(
+        None, ge=1, le=32, description="LoRA only: the rank of each adapter (default 4)."
     )
     seed: int = Field(
         0, ge=0, le=2**31 - 1, description="The same seed gives the same run on the same device."
@@ -76,6 +89,13 @@ def infer_model(prompt: str) -> tuple[str, bool]:
     return (min(hits)[1], True) if hits else ("gan", False)
 
 
+def _own(family, name: str, value):
+    """A setting only some families have: the given value or the family's default, else None."""
+    if name not in family.DEFAULTS:
+        return None
+    return family.DEFAULTS[name] if value is None else value
+
+
 class TrainingDemoTool(Tool):
     name = "training_demo"
     command = "train"
@@ -88,9 +108,10 @@ class TrainingDemoTool(Tool):
         "training": "training-loss",
     }
     description = (
-        "Train a small model live and show the training trace: a GAN or a diffusion model on 8x8 "
-        "handwritten digits, or a character-level GPT on the tutor's lessons. Shows loss and metrics "
-        "per epoch, samples as they improve, and one input traced through the trained layers."
+        "Train a small model live and show the training trace: a GAN, a diffusion model, a flow-matching "
+        "model or a variational autoencoder on 8x8 handwritten digits; a character-level GPT on the "
+        "tutor's lessons; or LoRA adapters that teach that GPT Python code. Shows loss and metrics per "
+        "epoch, samples as they improve, and one input traced through the trained layers."
     )
     Args = TrainingDemoArgs
     max_seconds = 660.0  # the longest time budget (600 s) plus tracing the trained layers
@@ -102,12 +123,18 @@ class TrainingDemoTool(Tool):
         "train a diffusion model on handwritten digits",
         "how does training work? show me live",
         "watch a generator and discriminator compete",
+        "train a variational autoencoder and show me its latent space",
+        "fine-tune a small GPT with LoRA adapters",
+        "train LoRA adapters live and watch them adapt a language model",
+        "demo low-rank adaptation of a model in front of me",
+        "run a fine-tuning demo: adapt the little GPT to code",
+        "train a flow matching model on digits",
         "demo training with epochs and a learning rate",
     ]
 
     def run(self, args: TrainingDemoArgs, ctx: RunContext) -> PipelineTrace:
         start = time.perf_counter()
-        model, inferred = (args.model, False) if args.model else infer_model(args.prompt)
+        model = args.model or infer_model(args.prompt)[0]
         family = importlib.import_module(f"tools.training.{model}")  # diffusers loads only when needed
         cfg = Config(
             model=model,
@@ -119,6 +146,8 @@ class TrainingDemoTool(Tool):
             time_budget_s=args.time_budget_s,
             # a request that only chose the model ("train a gpt") is not text to continue
             prompt=args.prompt if args.model and args.prompt else "",
+            beta=_own(family, "beta", args.beta),
+            rank=_own(family, "rank", args.rank),
         )
         run = Run(cfg.epochs, cfg.time_budget_s, ctx.device, ctx)
         result = family.train(cfg, run)
@@ -131,8 +160,6 @@ class TrainingDemoTool(Tool):
             seed=cfg.seed,
             config={
                 **dataclasses.asdict(cfg),
-                "model_from_prompt": inferred,
-                "artifacts_dir": str(ctx.folder),
                 **result.config,
             },
             versions=result.versions,
@@ -143,6 +170,13 @@ class TrainingDemoTool(Tool):
             key_insight=insight,
             total_ms=round((time.perf_counter() - start) * 1000, 2),
         )
+
+    def knobs(self, trace=None):
+        """Every setting, less those of other families than the run's (beta is the VAE's, rank LoRA's)."""
+        names = super().knobs(trace)
+        if trace is None:
+            return names
+        return [n for n in names if n not in FAMILY_ONLY or trace.config.get("model") in FAMILY_ONLY[n]]
 
     def views(self, trace, folder):
         return views.views(trace, folder)
@@ -155,7 +189,11 @@ class TrainingDemoTool(Tool):
         ]
 
     def compare(self, a, b, folder):
-        return [*super().compare(a, b, folder), views.compare_losses(a, b, folder)]
+        return [
+            *super().compare(a, b, folder),
+            views.compare_losses(a, b, folder),
+            views.compare_insights(a, b),
+        ]
 
     def live(self, rows, folder):
         return views.live(rows, folder)

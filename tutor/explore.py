@@ -60,7 +60,7 @@ def knobs(tutor, conv: Conversation | None) -> tuple[str | None, list[str], dict
     trace = conv.last_trace if conv is not None else None
     if trace is None or trace.tool not in tutor.registry.classes:
         return None, [], {}
-    names = tutor.registry.get(trace.tool).knobs()
+    names = tutor.registry.get(trace.tool).knobs(trace)
     return trace.tool, names, {k: trace.config.get(k) for k in names}
 
 

@@ -62,7 +62,8 @@ ABOUT_RUN = re.compile(
 )
 DEMO_CUE = re.compile(
     r"\b(?:show|run|demo|draw|paint|generate|make|create|train|training|watch|see|let|continue|finish|"
-    r"complete|write|sketch|render|produce|use|call|start|try|have|say|speak|pronounce|aloud|speech)\b",
+    r"complete|write|sketch|render|produce|use|call|start|try|have|say|speak|pronounce|aloud|speech|"
+    r"fine[- ]?tune)\b",
     re.I,
 )
 # a question ("how does GPT generate text?") asks to be taught, unless it is a polite request to do something

@@ -119,11 +119,11 @@ def evaluate(model: CharGPT, windows: torch.Tensor) -> tuple[float, float]:
 
 
 @dataclass
-class _Text:
-    """The lessons as one stream of character ids: the part trained on and the held-out windows."""
+class Corpus:
+    """A text as one stream of character ids: the part trained on and the held-out windows."""
 
-    lessons: list  # the Lesson objects, in order
-    text: str  # the lessons joined into one text
+    sources: list[str]  # where the text came from (lesson ids, file names), in order
+    text: str
     chars: list[str]  # the vocabulary: every distinct character, sorted
     stoi: dict[str, int]  # character -> id
     ids: torch.Tensor  # (N,) character ids
@@ -135,6 +135,45 @@ class _Text:
     held: torch.Tensor  # (n_held, BLOCK + 1) non-overlapping held-out windows
     common: int  # the id of the commonest character in the training text
     baseline: float  # held-out accuracy of always guessing that character
+
+
+def corpus(sources: list[str], text: str, chars: list[str], device: str, load_ms: float) -> Corpus:
+    """`text` as ids over the vocabulary `chars` (which holds every character of it), the last 10% held
+    out as non-overlapping windows."""
+    stoi = {c: i for i, c in enumerate(chars)}
+    ids = torch.tensor([stoi[c] for c in text])  # (N,) character ids
+    split = int(len(ids) * (1 - HELD_OUT))
+    train_ids, held_ids = ids[:split].to(device), ids[split:].to(device)
+    n_held = (len(held_ids) - 1) // BLOCK
+    offsets = torch.arange(BLOCK + 1, device=device)  # (BLOCK + 1,)
+    held = held_ids[torch.arange(n_held, device=device)[:, None] * BLOCK + offsets]  # (n_held, BLOCK + 1)
+    common = int(train_ids.bincount(minlength=len(chars)).argmax())
+    baseline = (held[:, 1:] == common).float().mean().item()  # always guessing the commonest character
+    return Corpus(
+        sources=sources,
+        text=text,
+        chars=chars,
+        stoi=stoi,
+        ids=ids,
+        load_ms=load_ms,
+        split=split,
+        train_ids=train_ids,
+        held_ids=held_ids,
+        offsets=offsets,
+        held=held,
+        common=common,
+        baseline=baseline,
+    )
+
+
+def lesson_text() -> tuple[list[str], str]:
+    """The lessons' ids and the lessons joined into one text, each under its title."""
+    from knowledge.lessons import load_lessons
+
+    lessons = load_lessons()
+    return [lesson.id for lesson in lessons], "\n\n".join(
+        f"# {lesson.title}\n\n{lesson.body}" for lesson in lessons
+    )
 
 
 def train(cfg: Config, run: Run) -> Result:
@@ -163,42 +202,14 @@ def train(cfg: Config, run: Run) -> Result:
     )
 
 
-def _load_text(device: str) -> _Text:
-    """Join the lessons into one text, make every distinct character a token and hold out the last 10%."""
-    from knowledge.lessons import load_lessons
-
+def _load_text(device: str) -> Corpus:
+    """The lessons as one text, every distinct character a token, the last 10% held out."""
     t0 = time.perf_counter()
-    lessons = load_lessons()
-    text = "\n\n".join(f"# {lesson.title}\n\n{lesson.body}" for lesson in lessons)
-    chars = sorted(set(text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    ids = torch.tensor([stoi[c] for c in text])  # (N,) character ids
-    load_ms = (time.perf_counter() - t0) * 1000
-    split = int(len(ids) * (1 - HELD_OUT))
-    train_ids, held_ids = ids[:split].to(device), ids[split:].to(device)
-    n_held = (len(held_ids) - 1) // BLOCK
-    offsets = torch.arange(BLOCK + 1, device=device)  # (BLOCK + 1,)
-    held = held_ids[torch.arange(n_held, device=device)[:, None] * BLOCK + offsets]  # (n_held, BLOCK + 1)
-    common = int(train_ids.bincount(minlength=len(chars)).argmax())
-    baseline = (held[:, 1:] == common).float().mean().item()  # always guessing the commonest character
-    return _Text(
-        lessons=lessons,
-        text=text,
-        chars=chars,
-        stoi=stoi,
-        ids=ids,
-        load_ms=load_ms,
-        split=split,
-        train_ids=train_ids,
-        held_ids=held_ids,
-        offsets=offsets,
-        held=held,
-        common=common,
-        baseline=baseline,
-    )
+    ids, text = lesson_text()
+    return corpus(ids, text, sorted(set(text)), device, (time.perf_counter() - t0) * 1000)
 
 
-def _fit(cfg: Config, run: Run, model: CharGPT, data: _Text, prompt: torch.Tensor) -> torch.Tensor | None:
+def _fit(cfg: Config, run: Run, model: CharGPT, data: Corpus, prompt: torch.Tensor) -> torch.Tensor | None:
     """Train epoch by epoch until the epochs, the time budget or a cancel run out; returns the inputs
     (B, BLOCK) of the last batch trained."""
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
@@ -206,7 +217,7 @@ def _fit(cfg: Config, run: Run, model: CharGPT, data: _Text, prompt: torch.Tenso
     accs, losses, x = [], [], None
     for epoch in run.epoch_numbers():
         start = time.perf_counter()
-        loss, last_x = _epoch(cfg, run, model, opt, order_gen, data)
+        loss, last_x = train_epoch(cfg, run, model, opt, order_gen, data)
         if loss is None:
             break
         x = last_x
@@ -216,13 +227,13 @@ def _fit(cfg: Config, run: Run, model: CharGPT, data: _Text, prompt: torch.Tenso
     return x
 
 
-def _epoch(
+def train_epoch(
     cfg: Config,
     run: Run,
     model: CharGPT,
     opt: torch.optim.Optimizer,
     order_gen: torch.Generator,
-    data: _Text,
+    data: Corpus,
 ) -> tuple[float | None, torch.Tensor | None]:
     """One pass over the training text: the mean loss (None when no batch ran) and the last batch's inputs."""
     device = run.device
@@ -245,7 +256,7 @@ def _epoch_row(
     cfg: Config,
     run: Run,
     model: CharGPT,
-    data: _Text,
+    data: Corpus,
     prompt: torch.Tensor,
     losses: list[float],
     accs: list[float],
@@ -288,16 +299,16 @@ def _trace(model: CharGPT, prompt: torch.Tensor, chars: list[str]) -> list[Layer
     return layers
 
 
-def _data_stages(run: Run, data: _Text, x: torch.Tensor) -> list[Stage]:
+def _data_stages(run: Run, data: Corpus, x: torch.Tensor) -> list[Stage]:
     """The dataset, tokenization and batch stages: what the model reads."""
     text, chars = data.text, data.chars
     return [
         Stage(
             name="dataset",
-            note=f"The tutor's {len(data.lessons)} lessons joined into one text of {len(text):,} characters.",
+            note=f"The tutor's {len(data.sources)} lessons joined into one text of {len(text):,} characters.",
             output=TensorInfo(shape=[len(text)], dtype="str (characters)", example=text[:60]),
             duration_ms=round(data.load_ms, 2),
-            data={"lessons": [lesson.id for lesson in data.lessons], "characters": len(text)},
+            data={"lessons": data.sources, "characters": len(text)},
         ),
         Stage(
             name="tokenization",
@@ -323,7 +334,7 @@ def _data_stages(run: Run, data: _Text, x: torch.Tensor) -> list[Stage]:
 def _model_stages(
     cfg: Config,
     run: Run,
-    data: _Text,
+    data: Corpus,
     model: CharGPT,
     x: torch.Tensor,
     prompt: torch.Tensor,

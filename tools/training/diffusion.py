@@ -74,10 +74,7 @@ def denoise(model: UNet2DModel, scheduler: DDPMScheduler, noise: torch.Tensor, s
 
 def train(cfg: Config, run: Run) -> Result:
     device = run.device
-    t0 = time.perf_counter()
-    raw, _ = digits.load()  # (1797, 8, 8) pixels 0..16
-    x = digits.normalise(raw).to(device)  # (1797, 1, 8, 8) in [-1, 1]
-    load_ms = (time.perf_counter() - t0) * 1000
+    raw, labels, x, load_ms = digits.prepared(device)  # (1797, 8, 8) 0..16, (1797,), (1797, 1, 8, 8)
     model = seeded_init(cfg.seed, lambda: unet(cfg.width)).to(device)
     scheduler = noise_schedule()
     fixed = torch.randn(
@@ -92,7 +89,7 @@ def train(cfg: Config, run: Run) -> Result:
     layers = _trace(model, scheduler, x[:1], cfg.seed)
     return Result(
         title="Training a diffusion model on 8x8 handwritten digits",
-        stages=_data_stages(cfg, run, raw, x, x0, xt, scheduler, load_ms)
+        stages=_data_stages(cfg, run, raw, labels, x, x0, xt, scheduler, load_ms)
         + _model_stages(cfg, run, model, xt, by_level, fixed, samples, grids),
         layers=layers,
         output={"image": str(grids[-1])},
@@ -172,19 +169,37 @@ def _observation(epoch: int, losses: list[float]) -> str:
     return observation
 
 
-def _trace(model: UNet2DModel, scheduler: DDPMScheduler, digit: torch.Tensor, seed: int) -> list[LayerRow]:
-    """One digit (1, 1, 8, 8), half noised, through the trained U-Net block by block; the last row adds
-    how far its predicted noise is from the real one."""
-    device = digit.device
-    t_mid = torch.tensor([TIMESTEPS // 2], device=device)  # (1,)
-    noise = torch.randn(1, 1, 8, 8, generator=torch.Generator(device).manual_seed(seed + 2), device=device)
-    noisy = scheduler.add_noise(digit, noise, t_mid)  # (1, 1, 8, 8): the digit, half noised
+def unet_layers(model: UNet2DModel, noisy: torch.Tensor, t: torch.Tensor) -> list[LayerRow]:
+    """One noisy digit (1, 1, 8, 8) at timestep t (1,) through the trained U-Net, block by block."""
     named = [("conv_in", model.conv_in), ("time_embedding", model.time_embedding)]
     named += [(f"down_blocks.{i}", b) for i, b in enumerate(model.down_blocks)]
     named += [("mid_block", model.mid_block)]
     named += [(f"up_blocks.{i}", b) for i, b in enumerate(model.up_blocks)]
     named += [("conv_out", model.conv_out)]
-    layers = layer_rows(named, lambda: model(noisy, t_mid))
+    return layer_rows(named, lambda: model(noisy, t))
+
+
+def unet_stage(cfg: Config, model: UNet2DModel, x: torch.Tensor, target: str, timing: str) -> Stage:
+    """The model stage of a U-Net that predicts `target` from inputs like x (B, 1, 8, 8)."""
+    return Stage(
+        name="model",
+        note=f"A diffusers UNet2DModel: 8x8 at {cfg.width} channels, 4x4 at {2 * cfg.width}, skip "
+        f"connections back up; {timing}. {parameter_count(model):,} parameters.",
+        input=describe(x),
+        output=describe(x, example=f"predicted {target}, same shape as the input"),
+        duration_ms=0.0,
+        data={"parameters": parameter_count(model), "block_out_channels": [cfg.width, 2 * cfg.width]},
+    )
+
+
+def _trace(model: UNet2DModel, scheduler: DDPMScheduler, digit: torch.Tensor, seed: int) -> list[LayerRow]:
+    """One digit (1, 1, 8, 8), half noised, through the trained U-Net; the last row adds how far its
+    predicted noise is from the real one."""
+    device = digit.device
+    t_mid = torch.tensor([TIMESTEPS // 2], device=device)  # (1,)
+    noise = torch.randn(1, 1, 8, 8, generator=torch.Generator(device).manual_seed(seed + 2), device=device)
+    noisy = scheduler.add_noise(digit, noise, t_mid)  # (1, 1, 8, 8): the digit, half noised
+    layers = unet_layers(model, noisy, t_mid)
     with torch.no_grad():
         err = F.mse_loss(model(noisy, t_mid).sample, noise).item()
     layers[-1].data["noise_mse"] = round(err, 5)
@@ -196,6 +211,7 @@ def _data_stages(
     cfg: Config,
     run: Run,
     raw: np.ndarray,
+    labels: np.ndarray,
     x: torch.Tensor,
     x0: torch.Tensor,
     xt: torch.Tensor,
@@ -204,20 +220,7 @@ def _data_stages(
 ) -> list[Stage]:
     """The dataset, normalised tensor and noising stages: what the U-Net learns from."""
     return [
-        Stage(
-            name="dataset",
-            note=f"{len(raw):,} handwritten digits from scikit-learn, 8x8 pixels with values 0..16.",
-            output=describe(torch.from_numpy(raw), example=str(raw[0, 2].astype(int).tolist())),
-            duration_ms=round(load_ms, 2),
-            data={"examples": len(raw)},
-        ),
-        Stage(
-            name="normalised tensor",
-            note="Pixels scaled to [-1, 1] (x / 8 - 1), the same scale as the Gaussian noise.",
-            input=describe(torch.from_numpy(raw)),
-            output=describe(x),
-            duration_ms=0.0,
-        ),
+        *digits.data_stages(raw, labels, x, load_ms),
         Stage(
             name="noising",
             note=f"Each image in a batch of {cfg.batch_size} gets a random noise level t out of "
@@ -248,16 +251,7 @@ def _model_stages(
 ) -> list[Stage]:
     """The model, training and samples stages: the U-Net and what it learned to draw."""
     return [
-        Stage(
-            name="model",
-            note=f"A diffusers UNet2DModel: 8x8 at {cfg.width} channels, 4x4 at {2 * cfg.width}, skip "
-            f"connections back up; the noise level enters as a time embedding. "
-            f"{parameter_count(model):,} parameters.",
-            input=describe(xt),
-            output=describe(xt, example="predicted noise, same shape as the input"),
-            duration_ms=0.0,
-            data={"parameters": parameter_count(model), "block_out_channels": [cfg.width, 2 * cfg.width]},
-        ),
+        unet_stage(cfg, model, xt, "noise", "the noise level enters as a time embedding"),
         run.training_stage(
             "Mean squared error between the real and the predicted noise, AdamW.",
             {"loss_by_noise_level": by_level},

@@ -6,6 +6,7 @@ dataset and [-1, 1] in the models (the range a tanh output and Gaussian noise bo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,15 @@ def load() -> tuple[np.ndarray, np.ndarray]:
 
     digits = load_digits()
     return digits.images, digits.target
+
+
+def prepared(device: str) -> tuple[np.ndarray, np.ndarray, torch.Tensor, float]:
+    """What every digits model starts from: the raw images (1797, 8, 8) 0..16, their labels (1797,),
+    the normalised tensor (1797, 1, 8, 8) in [-1, 1] on `device`, and the milliseconds that took."""
+    t0 = time.perf_counter()
+    raw, labels = load()
+    x = normalise(raw).to(device)
+    return raw, labels, x, (time.perf_counter() - t0) * 1000
 
 
 def normalise(images: np.ndarray) -> torch.Tensor:
@@ -62,3 +72,26 @@ def samples_stage(note: str, source: torch.Tensor, samples: torch.Tensor, grids:
             for p, r in zip(grids, rows, strict=True)
         ],
     )
+
+
+def data_stages(raw: np.ndarray, labels: np.ndarray, x: torch.Tensor, load_ms: float) -> list[Stage]:
+    """The dataset and normalised-tensor stages every digits model starts with."""
+    from tools.training.loop import describe
+
+    return [
+        Stage(
+            name="dataset",
+            note=f"{len(raw):,} handwritten digits from scikit-learn, 8x8 pixels with values 0..16.",
+            output=describe(torch.from_numpy(raw), example=str(raw[0, 2].astype(int).tolist())),
+            duration_ms=round(load_ms, 2),
+            data={"examples": len(raw), "per_label": np.bincount(labels).tolist()},
+        ),
+        Stage(
+            name="normalised tensor",
+            note="Pixels scaled to [-1, 1] (x / 8 - 1), the same scale as Gaussian noise and a tanh output.",
+            input=describe(torch.from_numpy(raw)),
+            output=describe(x),
+            duration_ms=0.0,
+            data={"min": round(x.min().item(), 3), "max": round(x.max().item(), 3)},
+        ),
+    ]

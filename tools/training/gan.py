@@ -81,10 +81,7 @@ def _observation(d_real: float, d_fake: float, g_losses: list[float]) -> str:
 
 def train(cfg: Config, run: Run) -> Result:
     device = run.device
-    t0 = time.perf_counter()
-    raw, labels = digits.load()  # (1797, 8, 8) pixels 0..16
-    x = digits.normalise(raw).to(device)  # (1797, 1, 8, 8) in [-1, 1]
-    load_ms = (time.perf_counter() - t0) * 1000
+    raw, labels, x, load_ms = digits.prepared(device)  # (1797, 8, 8) 0..16, (1797,), (1797, 1, 8, 8)
     G = seeded_init(cfg.seed, lambda: generator(cfg.width)).to(device)
     D = seeded_init(cfg.seed + 1, lambda: discriminator(cfg.width)).to(device)
     fixed_noise = torch.randn(
@@ -222,21 +219,7 @@ def _trace(
 def _stages(cfg, run, raw, labels, x, batch, G, D, fixed_noise, samples, grids, load_ms) -> list[Stage]:
     rows = run.rows
     return [
-        Stage(
-            name="dataset",
-            note=f"{len(raw):,} handwritten digits from scikit-learn, 8x8 pixels with values 0..16.",
-            output=describe(torch.from_numpy(raw), example=str(raw[0, 2].astype(int).tolist())),
-            duration_ms=round(load_ms, 2),
-            data={"examples": len(raw), "per_label": np.bincount(labels).tolist()},
-        ),
-        Stage(
-            name="normalised tensor",
-            note="Pixels scaled to [-1, 1] (x / 8 - 1), the range of the generator's tanh output.",
-            input=describe(torch.from_numpy(raw)),
-            output=describe(x),
-            duration_ms=0.0,
-            data={"min": round(x.min().item(), 3), "max": round(x.max().item(), 3)},
-        ),
+        *digits.data_stages(raw, labels, x, load_ms),
         Stage(
             name="batch",
             note=f"Each step shows the discriminator {len(batch)} real and {len(batch)} generated digits.",

@@ -1,10 +1,11 @@
 """The shared parts of a live training run: limits, epoch rows, observations and layer statistics.
 
-A model family (gan.py, char_gpt.py, diffusion.py) owns its data, model and training step. It asks
-`Run` for shuffled index batches, which stop cleanly *before* the next batch once the time budget is
-spent or the cancel flag is set, and hands each finished epoch to `Run.end_epoch`, which records the
-row, streams a progress line and calls the optional `on_epoch` callback. `layer_rows` reads one
-forward pass through forward hooks. Nothing here knows about a particular model.
+A model family (gan.py, char_gpt.py, diffusion.py, flow.py, vae.py, lora.py) owns its data, model
+and training step. It asks `Run` for shuffled index batches, which stop cleanly *before* the next
+batch once the time budget is spent or the cancel flag is set, and hands each finished epoch to
+`Run.end_epoch`, which records the row, streams a progress line and calls the optional `on_epoch`
+callback. `layer_rows` reads one forward pass through forward hooks. Nothing here knows about a
+particular model.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from tools.trace import EpochRow, LayerRow, Stage, TensorInfo
 class Config:
     """One run's arguments with the family's defaults filled in (recorded in the trace)."""
 
-    model: str  # "gan" | "char_gpt" | "diffusion"
+    model: str  # "gan" | "char_gpt" | "diffusion" | "flow" | "vae" | "lora"
     epochs: int  # the most epochs to run; the time budget or a cancel may stop earlier
     learning_rate: float
     batch_size: int
     width: int  # channels (gan, diffusion) or embedding size (char_gpt)
     seed: int
     time_budget_s: float
-    prompt: str  # char_gpt: the text its samples continue
+    prompt: str  # char_gpt, lora: the text its samples continue
+    beta: float | None = None  # vae: the weight of the KL term
+    rank: int | None = None  # lora: the rank of each adapter
 
 
 @dataclass

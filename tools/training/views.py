@@ -6,9 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.markup import code, plain
+from tools.markup import code, code_block, plain
 from tools.trace import EpochRow, PipelineTrace
-from tools.views import Part, bar, labelled_strip, line_chart, markdown, picture, spread, stage_table
+from tools.views import (
+    Part,
+    bar,
+    labelled_strip,
+    line_chart,
+    markdown,
+    picture,
+    save_figure,
+    spread,
+    stage_table,
+)
 
 BAR = 12
 
@@ -41,6 +51,14 @@ def live_heading(rows: list[EpochRow]) -> str:
 
 
 def loss_chart(rows: list[EpochRow], path: Path) -> str:
+    if all("val_code_loss" in r.metrics for r in rows):  # LoRA: both texts' held-out loss, both phases
+        series = {
+            "held-out lessons": [r.metrics["val_lessons_loss"] for r in rows],
+            "held-out code": [r.metrics["val_code_loss"] for r in rows],
+        }
+        adapted = next((r.epoch for r in rows if r.metrics["phase"] == "adapters"), None)
+        title = f"held-out loss; adapters from epoch {adapted}" if adapted else "held-out loss (base)"
+        return line_chart(series, [r.epoch for r in rows], path, title, "epoch")
     if all("g_loss" in r.metrics and "d_loss" in r.metrics for r in rows):
         series = {
             "generator": [r.metrics["g_loss"] for r in rows],
@@ -92,6 +110,112 @@ def _samples(rows: list[EpochRow], path: Path) -> list[Part]:
     ]
 
 
+def _step_sweep(trace: PipelineTrace, path: Path) -> list[Part]:
+    """A flow-matching run: the same noise sampled with more and more Euler steps."""
+    sweep = next((s for s in trace.stages if s.name == "step sweep"), None)
+    if sweep is None:
+        return []
+    rms = sweep.data["rms_from_finest"]
+    labels = [
+        f"{a.caption}\n{float(rms[k]):.2f} from last" for a, k in zip(sweep.artifacts, rms, strict=True)
+    ]
+    return [
+        picture(
+            "step sweep",
+            lambda: labelled_strip([a.path for a in sweep.artifacts], labels, path, 128),
+            "The trained model turns the same 16 noise images into digits with 1 to "
+            f"{list(rms)[-1]} Euler steps; under each, how far (RMS pixel distance) the result is from the "
+            "last. One step gives a blur, the average digit; a few already give digits.",
+        )
+    ]
+
+
+def latent_scatter(stage, path: Path) -> str:
+    """Every kept digit's latent mean as a dot coloured by its label, on the map's axes."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    points, labels = stage.data["scatter"]["mean"], stage.data["scatter"]["label"]
+    fig = Figure(figsize=(4.4, 4))
+    ax = fig.subplots()
+    for digit in range(10):
+        xs = [p for p, label in zip(points, labels, strict=True) if label == digit]
+        ax.scatter(
+            [p[0] for p in xs], [p[1] for p in xs], s=9, color=colormaps["tab10"](digit), label=str(digit)
+        )
+    ax.set(xlabel="latent 1", ylabel="latent 2", title="where each digit is encoded")
+    ax.legend(title="digit", fontsize=7, title_fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
+    return save_figure(fig, path)
+
+
+def _latent(trace: PipelineTrace, path: Path) -> list[Part]:
+    """A VAE run: where the digits landed in the latent plane, the plane decoded, and reconstructions."""
+    stage = next((s for s in trace.stages if s.name == "latent map"), None)
+    if stage is None:
+        return []
+    plane, pairs = stage.artifacts
+    return [
+        picture(
+            "latent scatter",
+            lambda: latent_scatter(stage, path),
+            f"Each dot is one digit's code (the encoder's mean), coloured by what the digit is: "
+            f"{len(stage.data['scatter']['label'])} digits. Look for clusters: the VAE was never told the "
+            "labels, yet alike digits land near each other.",
+        ),
+        picture(
+            "latent map",
+            lambda: plane.path,
+            "The same plane decoded: each square is the decoder's picture for one point, on the scatter's "
+            "axes (latent 1 left to right, latent 2 bottom to top). Neighbouring points give similar "
+            "digits that morph into each other.",
+        ),
+        picture(
+            "reconstructions",
+            lambda: pairs.path,
+            "Eight digits (top row) and what the decoder makes of their codes (bottom row): two numbers "
+            "keep the gist of a digit and lose its details.",
+        ),
+    ]
+
+
+def _before_after(trace: PipelineTrace) -> list[Part]:
+    """A LoRA run: the same prompt continued by the base model and by the adapted one, and the checks."""
+    sampling = next((s for s in trace.stages if s.name == "sampling" and "adapted" in s.data), None)
+    if sampling is None:
+        return []
+    checks = trace.stage("checks").data
+    prompt = sampling.data["prompt"]
+
+    def draw() -> str:
+        base, adapted = (code_block(prompt + sampling.data[k], "text") for k in ("base", "adapted"))
+        rows = [
+            (
+                "only the adapters train",
+                f"{checks['trainable']:,} of {checks['trainable'] + checks['total']:,} parameters",
+            ),
+            ("the base weights stay as they were", f"largest change {checks['base_weights_max_change']:g}"),
+            (
+                "adapters off gives the base model back",
+                f"held-out losses {'identical' if checks['adapters_off_identical'] else 'different'}",
+            ),
+            (
+                "merging B A into W changes nothing",
+                f"largest logit difference {checks['merged_max_logit_gap']:.1e}",
+            ),
+            ("each weight change is low-rank", f"rank {max(checks['delta_rank'].values())} at most"),
+        ]
+        table = "| LoRA's promise | measured in this run |\n|---|---|\n" + "\n".join(
+            f"| {a} | {b} |" for a, b in rows
+        )
+        return (
+            "#### The same prompt, before and after the adapters (same seed)\n\n"
+            f"Base model, trained on the lessons:\n\n{base}\n\n"
+            f"With the adapters, trained on code:\n\n{adapted}\n\n{table}"
+        )
+
+    return [markdown("before and after", draw)]
+
+
 def compare_losses(a: PipelineTrace, b: PipelineTrace, folder: Path) -> Part:
     """The two runs' loss curves on one chart."""
     longest = max(a.training, b.training, key=len)
@@ -107,6 +231,14 @@ def compare_losses(a: PipelineTrace, b: PipelineTrace, folder: Path) -> Part:
     )
 
 
+def compare_insights(a: PipelineTrace, b: PipelineTrace) -> Part:
+    """What each run's own numbers concluded, one under the other."""
+    return markdown(
+        "both insights",
+        lambda: f"**Run A:** {plain(a.key_insight)}\n\n**Run B:** {plain(b.key_insight)}",
+    )
+
+
 def layer_table(trace: PipelineTrace) -> str:
     rows = [
         "#### Prediction trace through the trained model's layers",
@@ -119,13 +251,18 @@ def layer_table(trace: PipelineTrace) -> str:
 
 
 def _chart(rows: list[EpochRow], path: Path) -> Part:
-    return picture(
-        "loss chart",
-        lambda: loss_chart(rows, path),
-        "The loss per epoch: falling means the model fits its data better."
-        if len(rows) < 2 or "g_loss" not in rows[0].metrics
-        else "Both players' losses per epoch: in a GAN they pull against each other, neither simply falls.",
-    )
+    caption = "The loss per epoch: falling means the model fits its data better."
+    if rows and "g_loss" in rows[0].metrics:
+        caption = (
+            "Both players' losses per epoch: in a GAN they pull against each other, neither simply falls."
+        )
+    if rows and "val_code_loss" in rows[0].metrics:
+        caption = (
+            "The loss on text neither phase trained on, lessons and code, epoch by epoch: the base model "
+            "learns the lessons first; once the adapters train, the code loss drops and the lessons' "
+            "rises a little."
+        )
+    return picture("loss chart", lambda: loss_chart(rows, path), caption)
 
 
 def _sample(row: EpochRow) -> list[Part]:
@@ -151,6 +288,9 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
             _chart(rows, folder / "loss.png"),
             *_accuracy(rows, folder / "accuracy.png"),
             *_samples(rows, folder / "samples.png"),
+            *_step_sweep(trace, folder / "step-sweep.png"),
+            *_latent(trace, folder / "latent-scatter.png"),
+            *_before_after(trace),
         ]
     if trace.layers:
         parts.append(markdown("layer table", lambda: layer_table(trace)))
