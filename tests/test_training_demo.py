@@ -207,6 +207,7 @@ def test_the_prompt_picks_the_model():
     assert infer_model("fine-tune the GPT with LoRA") == ("lora", True)  # "fine-tune" comes first
     assert infer_model("train a flow matching model") == ("flow", True)
     assert infer_model("how does data flow through training?") == ("gan", False)
+    assert infer_model(" Flow ") == ("flow", True)  # `/demo train flow`: the name alone
 
 
 def test_a_gan_run_is_drawn_losses_accuracy_and_samples_by_epoch(gan, tmp_path):
@@ -219,7 +220,8 @@ def test_a_gan_run_is_drawn_losses_accuracy_and_samples_by_epoch(gan, tmp_path):
     assert {"loss chart", "discriminator accuracy", "samples by epoch"} <= set(parts)
     assert all(parts[name].caption for name in ("loss chart", "discriminator accuracy", "samples by epoch"))
     strip = Image.open(parts["samples by epoch"].draw())
-    assert strip.size[0] == 128 * len(trace.training)  # one labelled grid per epoch
+    grid = Image.open(trace.training[0].metrics["sample"])  # 16 digits, 4 by 4
+    assert strip.size[0] == round(128 * grid.width / grid.height) * len(trace.training)  # one per epoch
     assert Image.open(parts["discriminator accuracy"].draw()).size == (480, 200)
     accuracy = [(r.metrics["d_acc_real"], r.metrics["d_acc_fake"]) for r in trace.training]
     assert all(0 <= a <= 1 and 0 <= b <= 1 for a, b in accuracy)

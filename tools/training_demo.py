@@ -17,7 +17,7 @@ import dataclasses
 import importlib
 import re
 import time
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,8 @@ KEYWORDS = {
     r"gans?|adversarial|discriminator": "gan",
 }
 
+Model = Literal["gan", "char_gpt", "diffusion", "flow", "vae", "lora"]
+MODELS = get_args(Model)
 FAMILY_ONLY = {"beta": ("vae",), "rank": ("lora",)}  # settings that only these families read
 
 
@@ -46,7 +48,7 @@ class TrainingDemoArgs(BaseModel):
         description="The learner's request; without `model` it picks one (gan, gpt, diffusion). With "
         "model=char_gpt it is the text the samples continue.",
     )
-    model: Literal["gan", "char_gpt", "diffusion", "flow", "vae", "lora"] | None = Field(
+    model: Model | None = Field(
         None,
         description="What to train: a GAN, a diffusion model, a flow-matching model or a VAE on 8x8 "
         "digits; a GPT on the lessons; or LoRA adapters that teach that GPT the tutor's Python code.",
@@ -80,7 +82,10 @@ class TrainingDemoArgs(BaseModel):
 
 
 def infer_model(prompt: str) -> tuple[str, bool]:
-    """The model the prompt asks for, and whether a keyword named it (else the GAN)."""
+    """The model the prompt asks for, and whether a keyword named it (else the GAN). A prompt that is
+    only a model's name (`/demo train flow`) names it, even where the word alone is too common."""
+    if prompt.strip().casefold() in MODELS:
+        return prompt.strip().casefold(), True
     hits = [
         (m.start(), model)
         for pattern, model in KEYWORDS.items()

@@ -108,19 +108,26 @@ def line_chart(series: dict[str, list[float]], xs: list[int], path: Path, title:
 
 
 def labelled_strip(paths: list[str], labels: list[str], path: Path, size: int = 96) -> str:
-    """Pictures side by side in one PNG, each with its label (one or more lines) under it."""
+    """Pictures side by side in one PNG, each `size` pixels high at its own aspect ratio, each with its
+    label (one or more lines) under it."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default(size=12)
     lines = max(label.count("\n") + 1 for label in labels)
-    strip = Image.new("RGB", (size * len(paths), size + 6 + 15 * lines), "white")
-    draw = ImageDraw.Draw(strip)
-    for i, (p, label) in enumerate(zip(paths, labels, strict=True)):
+    frames = []
+    for p in paths:
         with Image.open(p) as frame:
-            strip.paste(frame.convert("RGB").resize((size, size), Image.Resampling.NEAREST), (i * size, 0))
+            width = max(1, round(size * frame.width / frame.height))
+            frames.append(frame.convert("RGB").resize((width, size), Image.Resampling.NEAREST))
+    strip = Image.new("RGB", (sum(f.width for f in frames), size + 6 + 15 * lines), "white")
+    draw = ImageDraw.Draw(strip)
+    x = 0
+    for frame, label in zip(frames, labels, strict=True):
+        strip.paste(frame, (x, 0))
         draw.multiline_text(
-            (i * size + size // 2, size + 4), label, fill="#222", font=font, anchor="ma", align="center"
+            (x + frame.width // 2, size + 4), label, fill="#222", font=font, anchor="ma", align="center"
         )
+        x += frame.width
     strip.save(path)
     return str(path)
 

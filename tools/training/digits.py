@@ -40,7 +40,7 @@ def normalise(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).float().unsqueeze(1) / 8.0 - 1.0
 
 
-def save_grid(images: torch.Tensor, path: Path, cols: int = 8) -> Path:
+def save_grid(images: torch.Tensor, path: Path, cols: int = 4) -> Path:
     """(N, 1, 8, 8) in [-1, 1] -> one PNG, `cols` images a row, upscaled with nearest neighbours."""
     n, _, h, w = images.shape
     rows = -(-n // cols)

@@ -163,7 +163,7 @@ def _after(model: VAE, x: torch.Tensor, labels: np.ndarray, seed: int, run: Run)
     pick = torch.arange(8, device=x.device) * 97  # 8 digits spread over the set
     mean, log_var = model.encode(x[pick])
     pairs = torch.cat([x[pick], model.decode(mean)])  # (16, 1, 8, 8): originals, then reconstructions
-    recon = digits.save_grid(pairs, folder / "vae_reconstructions.png")
+    recon = digits.save_grid(pairs, folder / "vae_reconstructions.png", cols=8)
     all_mean, all_log_var = model.encode(x)  # (1797, LATENT) each
     kl_per_dim = 0.5 * (all_mean.pow(2) + all_log_var.exp() - all_log_var - 1).mean(0)  # (LATENT,)
     rec, kl = losses(x, model.decode(all_mean), all_mean, all_log_var)
