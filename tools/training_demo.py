@@ -111,6 +111,14 @@ class TrainingDemoTool(Tool):
         "noising": "noise-schedule",
         "batch": "training-loss",
         "training": "training-loss",
+        "step sweep": "modern-image-generation",
+        "encoder": "vae",
+        "reparameterisation": "vae",
+        "decoder": "vae",
+        "latent map": "vae",
+        "base model": "adapting-models",
+        "adapters": "adapting-models",
+        "checks": "adapting-models",
     }
     description = (
         "Train a small model live and show the training trace: a GAN, a diffusion model, a flow-matching "
