@@ -19,53 +19,30 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_to_ready(home: Path) -> float:
-    port = free_port()
-    env = {**os.environ, "GENAI_TUTOR_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False"}
-    script = Path(sys.executable).with_name("genai-tutor")
+    """Seconds from starting `genai-tutor serve` until its page answers."""
+    from tests.servers import serve, stop
+
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(script), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, _ = serve(home, home / "serve.log")
     try:
-        while time.perf_counter() - start < 600:
-            if proc.poll() is not None:
-                raise RuntimeError(f"genai-tutor serve exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - start
-            except OSError:
-                time.sleep(0.2)
-        raise TimeoutError("the app did not come up in 600 s")
+        return time.perf_counter() - start
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 def pct(values: list[float], q: float) -> float:

@@ -16,7 +16,6 @@ Several URLs: learners are dealt over them in turn (no proxy needed).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.page_client import PageClient  # noqa: E402
+from tests.page_client import PageClient, completed  # noqa: E402
 
 TURNS = [
     ("question", "How does Stable Diffusion work?"),
@@ -43,30 +42,18 @@ TURNS = [
 
 def timed_say(client: PageClient, name: str, message: str) -> tuple[float, float, str]:
     """(seconds to the first streamed update, seconds to the end, the stream) of one chat message."""
-    body = {
-        "data": [message, [], name, None, client.token, False],
-        "fn_index": client.fns[("message", "submit")],
-        "session_hash": client.session,
-        "event_data": None,
-        "trigger_id": client.ids["message"],
-    }
-    start, first, lines = time.perf_counter(), None, []
-    client.http.post(f"{client.base}/gradio_api/queue/join", json=body).raise_for_status()
-    params = {"session_hash": client.session}
-    with client.http.stream("GET", f"{client.base}/gradio_api/queue/data", params=params) as r:
-        for line in r.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            msg = json.loads(line[5:])
-            lines.append(line)
-            if msg.get("msg") == "process_generating" and first is None:
-                first = time.perf_counter() - start
-            if msg.get("msg") == "process_completed":
-                if not msg.get("success", True):
-                    raise RuntimeError(str(msg.get("output"))[:200])
-                break
+    start, first = time.perf_counter(), []
+
+    def seen(message: dict) -> None:
+        if message.get("msg") == "process_generating" and not first:
+            first.append(time.perf_counter() - start)
+
+    stream = client.say(name, message, on_message=seen)
     end = time.perf_counter() - start
-    return (first if first is not None else end), end, "\n".join(lines)
+    last = completed(stream)
+    if not last.get("success", True):
+        raise RuntimeError(str(last.get("output"))[:200])
+    return (first[0] if first else end), end, stream
 
 
 def learner(i: int, url: str, deadline: float, rows: list, errors: list) -> None:

@@ -4,7 +4,6 @@ real lessons, and the tutor on the real embedded model. Built once per session (
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -75,10 +74,9 @@ def text_tool(settings, tutor):  # `tutor` makes sure the embedded model's cache
 def page_server(settings, tutor):
     """The page as `genai-tutor serve` launches it, on a free loopback port: its base URL."""
     from app import build_app, launch_options
+    from tests.servers import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     demo = build_app(settings, tutor)
     demo.queue().launch(
         server_name="127.0.0.1",

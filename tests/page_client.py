@@ -26,8 +26,9 @@ class PageClient:
                         self.fns.setdefault((elem, event), dep["id"])
         self.ids = by_elem
 
-    def call(self, elem: str, event: str, data: list, event_data=None) -> str:
-        """Run one event to completion; the raw event stream's text (its messages, one per line)."""
+    def call(self, elem: str, event: str, data: list, event_data=None, on_message=None) -> str:
+        """Run one event to completion; the raw event stream's text (its messages, one per line).
+        `on_message`, if given, sees each decoded message as it arrives."""
         body = {
             "data": data,
             "fn_index": self.fns[(elem, event)],
@@ -43,14 +44,17 @@ class PageClient:
             for line in r.iter_lines():
                 if line.startswith("data:"):
                     lines.append(line[5:].strip())
-                    if json.loads(lines[-1]).get("msg") == "process_completed":
+                    message = json.loads(lines[-1])
+                    if on_message is not None:
+                        on_message(message)
+                    if message.get("msg") == "process_completed":
                         break
         return "\n".join(lines)
 
-    def say(self, name: str, message: str) -> str:
+    def say(self, name: str, message: str, on_message=None) -> str:
         """A chat message, exactly as the page sends it: text box, chat, name, state, browser id, and
         the *Guide me* switch (off)."""
-        return self.call("message", "submit", [message, [], name, None, self.token, False])
+        return self.call("message", "submit", [message, [], name, None, self.token, False], None, on_message)
 
     def progress(self, name: str, token: str | None = "mine") -> str:
         return self.call("learner", "submit", [name, self.token if token == "mine" else token])

@@ -68,9 +68,10 @@ def launch(command: list[str], port: int, log: Path, ready: str, what: str, env:
            timeout_s: float = 60) -> tuple[subprocess.Popen, str]:  # fmt: skip
     """Start a server on `port` (output to `log`, `env` added) and wait until its `ready` path answers:
     the process and its URL."""
-    proc = subprocess.Popen(
-        command, env={**os.environ, **(env or {})}, stdout=log.open("a"), stderr=subprocess.STDOUT
-    )
+    with log.open("a") as out:  # the server writes to its own copy of the file handle
+        proc = subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     wait_until(answers(url + ready), proc, log, what, timeout_s)
     return proc, url

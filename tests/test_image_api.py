@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 from PIL import Image
 
 from tests.fake_openai import FakeOpenAI
+from tests.servers import free_port
 from tools.base import ToolError
 from tools.image_api import ImageAPITool
 from tutor.settings import Settings
@@ -171,9 +171,7 @@ def test_slow_answer_times_out(api, monkeypatch):
 
 
 def test_unreachable_server():
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     with pytest.raises(ToolError, match="Could not connect to http://127.0.0.1"):
         tool_for(f"http://127.0.0.1:{port}/v1")({"prompt": "a kite"})
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from tests.fake_openai import FakeOpenAI
+from tests.servers import free_port
 from tutor.chat import Tutor
 from tutor.cli import main as cli_main
 from tutor.events import Notice
@@ -64,9 +63,7 @@ def test_server_errors_become_messages(settings, store, status, words):
 
 
 def test_unreachable_server(settings, store):
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     result = openai_tutor(settings, store, f"http://127.0.0.1:{port}/v1").ask("What is a token?")
     assert any("Could not connect" in n for n in result["notices"])
     assert result["citations"] and "**From the lesson" in result["answer"]
