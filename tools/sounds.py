@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tools.spectra import frame_spectra
+
 RATE = 8000  # samples per second
 LENGTH = 8192  # samples per sound (1.024 s): 32 spectrogram frames at a hop of 256
 KINDS = ("tone", "rising", "falling", "beeps", "noise")
@@ -111,8 +113,7 @@ def dataset(n: int, seed: int = 0) -> list[Sample]:
 def measure(audio: np.ndarray) -> dict:
     """What a sound is, read from its samples: kind, pitch band, direction, beeps, loudness."""
     frame = 256
-    frames = audio[: len(audio) // frame * frame].reshape(-1, frame) * np.hanning(frame)  # (F, 256)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (F, 129)
+    power = np.abs(frame_spectra(audio, frame, frame)) ** 2  # (F, 129): back-to-back frames
     energy = np.convolve(power.sum(axis=1), np.ones(3) / 3, mode="same")  # smoothed over 3 frames
     voiced = energy > 0.05 * energy.max()
     flatness = np.exp(np.log(power[voiced] + 1e-12).mean(axis=1)) / (power[voiced].mean(axis=1) + 1e-12)

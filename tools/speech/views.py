@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from tools.audio_features import read_wav
 from tools.markup import plain
+from tools.spectra import frame_spectra
 from tools.trace import Fact, PipelineTrace
 from tools.views import Part, audio, markdown, picture, save_figure, stage_table
 
@@ -21,9 +22,7 @@ def spectrogram(samples: np.ndarray, rate: int) -> dict:
     """Magnitudes in dB, (WINDOW // 2 + 1 bins, frames), with each bin's frequency."""
     x = samples.astype(np.float32) / 32768.0
     x = np.pad(x, (0, max(0, WINDOW - len(x))))
-    frames = 1 + (len(x) - WINDOW) // HOP
-    windows = np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP][:frames] * np.hanning(WINDOW)
-    magnitude = np.abs(np.fft.rfft(windows, axis=1)).T  # (bins, frames)
+    magnitude = np.abs(frame_spectra(x, WINDOW, HOP)).T  # (bins, frames)
     db = 20 * np.log10(np.maximum(magnitude, 1e-5))
     hz = np.fft.rfftfreq(WINDOW, 1 / rate)
     return {"db": db.astype(np.float32), "hz": hz, "window": WINDOW, "hop": HOP}
