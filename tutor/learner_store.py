@@ -3,7 +3,7 @@
 By default one SQLite file (`learners.db` under GENAI_TUTOR_HOME), never Chroma's;
 `TUTOR_DATABASE_URL=postgresql://...` puts it on a PostgreSQL server that several app processes share.
 One set of statements serves both (SQLAlchemy Core, psycopg 3 for PostgreSQL), and the schema and its
-migrations live in one place (`_migrate`).
+migrations live in one place (tutor/learner_db.py).
 
 Tables: learners, attempts, mastery (BKT and ability per learner and concept), item_stats (item
 ratings, shared by all learners: they calibrate difficulty), review_cards (an FSRS card per mastered
@@ -16,7 +16,6 @@ lock when a transaction begins (BEGIN IMMEDIATE); PostgreSQL takes a lock per le
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -26,84 +25,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
-    Column,
-    Double,
-    ForeignKey,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
     delete,
-    event,
     func,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 
-from tools.config import ConfigError
+from tutor.learner_db import (
+    ATTEMPTS,
+    ITEM_STATS,
+    LEARNERS,
+    MASTERY,
+    PENDING,
+    REVIEW_CARDS,
+    TOKEN_OK,
+    StoreError,
+    database_url,
+    engine,
+    migrate,
+    token_hash,
+    upsert,
+)
 
-BUSY_TIMEOUT_MS = 10_000
 MAX_NAME = 40
 NAME_OK = re.compile(r"^[\w .'-]+$")
-TOKEN_OK = re.compile(r"^[0-9a-f]{32}$")  # the page's browser id: uuid4().hex, made on the first visit
-
-SCHEMA = MetaData()
-LEARNERS = Table(
-    "learners", SCHEMA,
-    Column("id", Integer, primary_key=True), Column("name", Text, nullable=False),
-    Column("key", Text, nullable=False, unique=True), Column("created", Text, nullable=False),
-)  # fmt: skip
-ATTEMPTS = Table(
-    "attempts", SCHEMA,
-    Column("id", Integer, primary_key=True),
-    Column("learner_id", Integer, ForeignKey("learners.id"), nullable=False),
-    Column("question_id", Text, nullable=False), Column("item_id", Text, nullable=False),
-    Column("concept", Text, nullable=False), Column("kind", Text, nullable=False),
-    Column("answer", Text, nullable=False), Column("correct", Integer, nullable=False),
-    Column("p_before", Double, nullable=False), Column("p_after", Double, nullable=False),
-    Column("at", Text, nullable=False),
-    UniqueConstraint("learner_id", "question_id"),
-)  # fmt: skip
-MASTERY = Table(
-    "mastery", SCHEMA,
-    Column("learner_id", Integer, ForeignKey("learners.id"), nullable=False),
-    Column("concept", Text, nullable=False), Column("p_known", Double, nullable=False),
-    Column("ability", Double, nullable=False), Column("attempts", Integer, nullable=False),
-    Column("correct", Integer, nullable=False), Column("updated", Text, nullable=False),
-    PrimaryKeyConstraint("learner_id", "concept"),
-)  # fmt: skip
-ITEM_STATS = Table(
-    "item_stats", SCHEMA,
-    Column("item_id", Text, primary_key=True), Column("rating", Double, nullable=False),
-    Column("answers", Integer, nullable=False),
-)  # fmt: skip
-REVIEW_CARDS = Table(
-    "review_cards", SCHEMA,
-    Column("learner_id", Integer, ForeignKey("learners.id"), nullable=False),
-    Column("concept", Text, nullable=False), Column("card", Text, nullable=False),
-    Column("due", Text, nullable=False),
-    PrimaryKeyConstraint("learner_id", "concept"),
-)  # fmt: skip
-PENDING = Table(
-    "pending", SCHEMA,
-    Column("learner_id", Integer, ForeignKey("learners.id"), primary_key=True, autoincrement=False),
-    Column("question_id", Text, nullable=False), Column("question", Text, nullable=False),
-    Column("asked", Text, nullable=False),
-)  # fmt: skip
 
 
 class LearnerError(ValueError):
     """Something the learner can fix (a bad name, an unknown learner, a stale question)."""
-
-
-class StoreError(ConfigError):
-    """The learner store cannot be opened as configured (a bad URL, an unreachable server)."""
 
 
 @dataclass(frozen=True)
@@ -158,77 +109,11 @@ def learner_key(name: str | None, token: str | None = None) -> tuple[str, str]:
         raise LearnerError(
             f"A name has at most {MAX_NAME} letters, digits, spaces, dots, apostrophes or hyphens."
         )
-    return display, display.casefold() + (f"#{_hash(token)}" if token is not None else "")
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return display, display.casefold() + (f"#{token_hash(token)}" if token is not None else "")
 
 
 def now_iso(at: datetime | None = None) -> str:
     return (at or datetime.now(UTC)).isoformat()
-
-
-def database_url(target: str | Path) -> str:
-    """A SQLAlchemy URL for a SQLite file path or a database URL (postgresql:// means psycopg 3)."""
-    text = str(target)
-    if "://" not in text:
-        return f"sqlite:///{Path(text).resolve()}"
-    if text.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + text.split("://", 1)[1]
-    return text
-
-
-def _engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as e:
-        raise StoreError(f"TUTOR_DATABASE_URL is not a database URL: {e}") from None
-    if parsed.get_backend_name() == "sqlite":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi, _record) -> None:
-            dbapi.isolation_level = None  # transactions are begun below, not by the driver
-            pragmas = (
-                "journal_mode=WAL",
-                "synchronous=FULL",  # (the busy timeout is the driver's `timeout`, above)
-                "foreign_keys=ON",
-            )
-            for pragma in pragmas:
-                dbapi.execute(f"PRAGMA {pragma}")
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:  # writers take the lock up front: no lock upgrades
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
-
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=8)
-    raise StoreError(f"The learner store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()!r}.")
-
-
-def _upsert(conn: Connection, table: Table, keys: tuple[str, ...], **values) -> None:
-    """Insert a row, or replace the non-key columns of the row with the same keys."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_={
-        name: stmt.excluded[name] for name in values if name not in keys
-    }))  # fmt: skip
-
-
-def _migrate(conn: Connection) -> None:
-    """Every schema change, in order; each one safe to run again, and by one process at a time (app
-    processes sharing a PostgreSQL database may start together)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(0, 0)))
-    SCHEMA.create_all(conn, checkfirst=True)
-    # keys written by early versions held the browser id itself: hash them
-    for rowid, key in conn.execute(select(LEARNERS.c.id, LEARNERS.c.key).where(LEARNERS.c.key.like("%#%"))):
-        name, _, token = key.rpartition("#")
-        if TOKEN_OK.match(token):
-            conn.execute(update(LEARNERS).where(LEARNERS.c.id == rowid).values(key=f"{name}#{_hash(token)}"))
 
 
 class LearnerStore:
@@ -236,10 +121,10 @@ class LearnerStore:
         """`target`: a SQLite file path, or a database URL (`postgresql://user@host:port/db`)."""
         self.url = database_url(target)
         self.path = Path(make_url(self.url).database) if self.url.startswith("sqlite") else None
-        self.engine = _engine(self.url)
+        self.engine = engine(self.url)
         try:
             with self._tx() as conn:
-                _migrate(conn)
+                migrate(conn)
         except OperationalError as e:
             where = make_url(self.url).render_as_string(hide_password=True)
             raise StoreError(f"Cannot open the learner store at {where}: {e.orig}") from None
@@ -338,7 +223,7 @@ class LearnerStore:
     def ask(self, learner_id: int, question_id: str, question: dict) -> None:
         """Make this the learner's open question (an unanswered earlier one is set aside)."""
         with self._tx() as conn:
-            _upsert(conn, PENDING, ("learner_id",), learner_id=learner_id, question_id=question_id,
+            upsert(conn, PENDING, ("learner_id",), learner_id=learner_id, question_id=question_id,
                     question=json.dumps(question), asked=now_iso())  # fmt: skip
 
     def pending(self, learner_id: int) -> dict | None:
@@ -384,14 +269,14 @@ class LearnerStore:
                 kind=a.kind, answer=a.answer, correct=int(a.correct), p_before=a.p_before, p_after=a.p_after,
                 at=stamp,
             ))  # fmt: skip
-            _upsert(conn, MASTERY, ("learner_id", "concept"), learner_id=learner_id, concept=a.concept,
+            upsert(conn, MASTERY, ("learner_id", "concept"), learner_id=learner_id, concept=a.concept,
                     p_known=s.p_known, ability=s.ability, attempts=s.attempts, correct=s.correct,
                     updated=stamp)  # fmt: skip
             if change.item_rating is not None:
                 rating, answers = change.item_rating
-                _upsert(conn, ITEM_STATS, ("item_id",), item_id=a.item_id, rating=rating, answers=answers)
+                upsert(conn, ITEM_STATS, ("item_id",), item_id=a.item_id, rating=rating, answers=answers)
             if change.card is not None:
-                _upsert(conn, REVIEW_CARDS, ("learner_id", "concept"), learner_id=learner_id,
+                upsert(conn, REVIEW_CARDS, ("learner_id", "concept"), learner_id=learner_id,
                         concept=a.concept, card=change.card[0], due=now_iso(change.card[1]))  # fmt: skip
         return change
 
