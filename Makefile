@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# Debian packages the setup needs, installed with sudo unless already root.
+APT = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 
 .PHONY: run test bench lint setup browser sandbox servers clean
 
@@ -36,22 +39,16 @@ $(STAMP): pyproject.toml
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
 browser:
-	@command -v chromium >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji; }
+	@command -v chromium >/dev/null || { $(APT) chromium fonts-noto-color-emoji; }
 
 # Generated code (the code demo's samples) only ever runs inside bubblewrap's namespaces.
 sandbox:
-	@command -v bwrap >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q bubblewrap; }
+	@command -v bwrap >/dev/null || { $(APT) bubblewrap; }
 
 # The class deployment's tests start real servers: PostgreSQL (Debian's, run as `nobody` in a temporary
 # folder; the tests never use the packaged cluster) and HAProxy (sticky sessions in front of two apps).
 servers:
-	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v haproxy; } >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql haproxy; }
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v haproxy; } >/dev/null 2>&1 || { $(APT) postgresql haproxy; }
 
 clean:
 	rm -rf $(VENV) build *.egg-info
