@@ -40,6 +40,9 @@ def _private_files(home: Path) -> list[Path]:
 
 
 def test_the_data_directory_is_not_served(server, settings, ada):
+    from tools.embedded_model import cached_model_dir
+
+    cached_model_dir(settings.home)  # made by the first text demo; made here when this test runs alone
     private = _private_files(settings.home)
     assert len(private) >= 3  # the learner store, the vector store and the model cache
     for path in private:
