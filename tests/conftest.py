@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"  # ../shared beside the checkout (CI has it)
-OUTPUT = ROOT / "test-output"  # screenshots and other things worth keeping from a run
+from tests.helpers import OUTPUT
 
 for var in ("TUTOR_LLM", "OPENAI_API_KEY", "OPENAI_BASE_URL", "TUTOR_DEVICE", "TUTOR_CHROMA_URL"):
     os.environ.pop(var, None)
@@ -89,45 +87,6 @@ def page_server(settings, tutor):
     demo.close()
 
 
-def tiny_llama(folder: Path, home: Path, chat_template: bool = True) -> Path:
-    """A tiny randomly initialised Llama with the embedded model's tokenizer, saved in from_pretrained's
-    layout: the `model` option's path, for any tool that runs a local causal language model."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from tools.embedded_model import cached_model_dir
-
-    tokenizer = AutoTokenizer.from_pretrained(cached_model_dir(home))
-    if not chat_template:  # a base model: no chat template
-        tokenizer.chat_template = None
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def _sandbox_works() -> bool:
-    from tools.code_generation import sandbox
-
-    return sandbox.available()
-
-
-# Tests that need generated code to really run. On a machine where bubblewrap cannot make its
-# namespaces the app runs no generated code at all (tested without this mark), so these are skipped,
-# visibly, rather than failed: `make test` installs bubblewrap, and where it works they all run.
-needs_sandbox = pytest.mark.skipif(
-    not _sandbox_works(), reason="bubblewrap cannot make its namespaces here, so no generated code runs"
-)
-
-
 @pytest.fixture(scope="session")
 def pg_server():
     """A real PostgreSQL server for the session (tests/servers.py): its URL without a database."""
@@ -163,7 +122,6 @@ def model_server(tmp_path_factory):
 def one_thread():
     """Torch on one thread for a module: models this small gain little from a second thread, and on a
     shared 2-core machine OpenMP threads that wait for each other make a run several times slower."""
-    import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import needs_sandbox
+from tests.helpers import needs_sandbox
 
 pytestmark = pytest.mark.browser
 

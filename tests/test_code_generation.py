@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.conftest import needs_sandbox
 from tests.fake_openai import FakeOpenAI
+from tests.helpers import needs_sandbox
 from tools.base import ToolError
 from tools.code_generation import CodeGenerationTool, generate, tasks
 from tools.code_generation.tool import _syntax, pass_at_k
@@ -172,7 +172,7 @@ def test_api_failures_are_clear_messages(settings):
 def test_a_local_base_model_folder_runs_through_the_same_stages(tool, settings, tmp_path):
     """A tiny random Llama without a chat template: the prompt opens the code block and the model
     continues it; its gibberish is parsed and tested like any sample, and nothing crashes."""
-    from tests.conftest import tiny_llama
+    from tests.helpers import tiny_llama
 
     folder = tiny_llama(tmp_path, settings.home, chat_template=False)
     trace = tool({"prompt": "reverse a string", "model": str(folder), "samples": 2, "max_new_tokens": 16})

@@ -7,7 +7,7 @@ import yaml
 
 from knowledge import CONCEPTS_FILE, LESSONS_DIR
 from knowledge.lessons import LessonError, load_concepts, load_lessons, split_lesson
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 
 REQUIRED_SECTIONS = ["Overview", "Data flow", "Training", "Prediction trace", "Key insight"]
 # The five pages the project grew from, each taught by its own lesson.

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import needs_sandbox
+from tests.helpers import needs_sandbox
 from tools.code_generation import sandbox
 
 pytestmark = needs_sandbox

@@ -10,7 +10,7 @@ import yaml
 from knowledge import LESSONS_DIR
 from knowledge.lessons import load_lessons, split_lesson
 from knowledge.store import KnowledgeStore, open_client
-from tests.conftest import ROOT, SHARED
+from tests.helpers import ROOT, SHARED
 
 QUESTIONS = ROOT / "tests/data/questions.yaml"
 

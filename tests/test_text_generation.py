@@ -141,7 +141,7 @@ def test_demo_text_cli_prints_and_writes_the_trace(tool, tmp_path, capsys):
 
 def test_any_local_model_folder_runs_with_the_same_trace(tool, settings, tmp_path):
     """A tiny randomly initialised Llama saved with from_pretrained's layout: the `model` option path."""
-    from tests.conftest import tiny_llama
+    from tests.helpers import tiny_llama
 
     tiny_llama(tmp_path, settings.home)
     trace = tool(

@@ -10,18 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TINY
 from tools.base import RunContext, ToolError
 from tools.training_demo import TrainingDemoTool, infer_model
-
-TINY = {
-    "gan": {"model": "gan", "width": 8, "batch_size": 64},
-    "char_gpt": {"model": "char_gpt", "width": 16, "batch_size": 32, "prompt": "The loss "},
-    "diffusion": {"model": "diffusion", "width": 8, "batch_size": 128},
-    "flow": {"model": "flow", "width": 8, "batch_size": 128},
-    "vae": {"model": "vae", "width": 32, "batch_size": 64},
-    "lora": {"model": "lora", "width": 16, "batch_size": 32, "rank": 2, "prompt": "def "},
-}
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

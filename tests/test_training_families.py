@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.test_training_demo import TINY
+from tests.helpers import TINY
 from tools.base import ToolError
 from tools.training import flow, views
 from tools.training.questions import questions
