@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import threading
 from pathlib import Path
 
 import torch
@@ -59,6 +60,7 @@ def cached_model_dir(home: Path) -> Path:
     return target
 
 
+_LOADING = threading.Lock()
 _LOADED: dict[tuple[str, str], tuple] = {}  # (folder, device) -> (model, tokenizer), shared by the tools
 
 
@@ -66,6 +68,11 @@ def load_causal_lm(home: Path, ref: str | None, device: str):
     """(model, tokenizer) for a local transformers folder, or the embedded model when `ref` is None;
     loaded once per process and device, with eager attention (the only kind that returns attention
     weights). Raises ModelUnavailable with a learner-readable message when it cannot load."""
+    with _LOADING:  # a second run asking for the same model waits for the first load
+        return _load(home, ref, device)
+
+
+def _load(home: Path, ref: str | None, device: str):
     path = str(cached_model_dir(home)) if ref is None else ref
     if (path, device) not in _LOADED:
         from transformers import AutoModelForCausalLM, AutoTokenizer

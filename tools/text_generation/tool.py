@@ -99,10 +99,8 @@ class TextGenerationTool(Tool):
     ]
 
     def model(self, ref: str | None, device: str):
-        """(model, tokenizer) for a local folder or the embedded model, loaded once."""
-        return self.setup((ref or "<embedded>", device), lambda: self._load(ref, device))
-
-    def _load(self, ref: str | None, device: str):
+        """(model, tokenizer) for a local folder or the embedded model, loaded once per process (the
+        code demo shares the copy)."""
         try:
             return load_causal_lm(self.settings.home, ref, device)
         except ModelUnavailable as e:
