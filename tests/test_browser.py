@@ -176,7 +176,8 @@ def test_a_training_demo_streams_epochs_and_stops_on_request(page, output_dir):
 
 
 def test_a_vae_run_shows_its_latent_space_and_reruns_with_another_beta(page, output_dir):
-    page.locator("#message textarea").fill("/demo train vae")
+    page.get_by_text("/demo train vae", exact=True).click()  # one of the page's examples
+    page.wait_for_function("document.querySelector('#message textarea').value === '/demo train vae'")
     page.locator("#send").click()
     chat = page.locator("#chat")
     chat.get_by_text("training_demo finished").wait_for(timeout=180_000)

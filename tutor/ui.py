@@ -44,6 +44,7 @@ EXAMPLES = [
     "/demo code a function that reverses a string",
     "/demo audio a rising beep",
     "/demo speak Generative models make new data.",
+    "/demo train vae",
     "quiz me",
 ]
 SAY = "say:"  # an option's value that is sent as the learner's next message (not a quiz choice)
