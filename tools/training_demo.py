@@ -38,7 +38,6 @@ KEYWORDS = {
 
 Model = Literal["gan", "char_gpt", "diffusion", "flow", "vae", "lora"]
 MODELS = get_args(Model)
-FAMILY_ONLY = {"beta": ("vae",), "rank": ("lora",)}  # settings that only these families read
 
 
 class TrainingDemoArgs(BaseModel):
@@ -185,11 +184,10 @@ class TrainingDemoTool(Tool):
         )
 
     def knobs(self, trace=None):
-        """Every setting, less those of other families than the run's (beta is the VAE's, rank LoRA's)."""
+        """Every setting the run used: a family's own setting (beta for the VAE, rank for LoRA) is
+        recorded as None by the families that do not read it."""
         names = super().knobs(trace)
-        if trace is None:
-            return names
-        return [n for n in names if n not in FAMILY_ONLY or trace.config.get("model") in FAMILY_ONLY[n]]
+        return names if trace is None else [n for n in names if trace.config.get(n) is not None]
 
     def views(self, trace, folder):
         return views.views(trace, folder)

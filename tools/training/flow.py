@@ -32,6 +32,7 @@ TRAIN_TIMESTEPS = 1000  # the U-Net is told s x 1000, the scale diffusers' flow 
 SAMPLE_STEPS = 10  # Euler steps when sampling after each epoch
 STEP_SWEEP = (1, 2, 4, 10, 25)  # after training: the same noise sampled with this many steps
 SAMPLES = 16  # the fixed noise batch sampled every epoch
+CLOSE = 0.1  # RMS pixel distance (pixels in [-1, 1]) within which a few-step result counts as landed
 
 
 @torch.no_grad()
@@ -224,7 +225,7 @@ def _stages(cfg, run, raw, labels, x, batch, load_ms, model, by_time, fixed, swe
 
 def _insight(rows, sweep: dict) -> str:
     rms = sweep["rms_from_finest"]
-    few = next((s for s in STEP_SWEEP if rms[s] <= 0.1), STEP_SWEEP[-1])
+    few = next((s for s in STEP_SWEEP if rms[s] <= CLOSE), STEP_SWEEP[-1])
     return (
         f"The velocity loss went from {rows[0].loss:.3f} to {rows[-1].loss:.3f}. Sampled from the same "
         f"noise, the paths were {sweep['straightness']:.0%} straight (start-to-end distance over distance "

@@ -149,14 +149,14 @@ class Run:
         )
 
 
-def change(first: float, now: float, what: str = "loss") -> str:
+def change(first: float, now: float, what: str = "loss", since: str = "epoch 1") -> str:
     """'loss fell 38% since epoch 1' (or rose), from two measured values."""
     if first == 0:
         return f"{what} {now:.3f}"
     pct = (now - first) / abs(first) * 100
     if abs(pct) < 0.5:
-        return f"{what} unchanged since epoch 1"
-    return f"{what} {'fell' if pct < 0 else 'rose'} {abs(pct):.0f}% since epoch 1"
+        return f"{what} unchanged since {since}"
+    return f"{what} {'fell' if pct < 0 else 'rose'} {abs(pct):.0f}% since {since}"
 
 
 def describe(t: torch.Tensor, example: str | None = None) -> TensorInfo:

@@ -94,17 +94,15 @@ def switch(adapters: dict[str, LoRALinear], on: bool) -> None:
         adapter.enabled = on
 
 
-def merged(model: CharGPT, adapters: dict[str, LoRALinear]) -> CharGPT:
+def merged(model: CharGPT) -> CharGPT:
     """A plain copy of the model with each adapter folded into its weight: W + (alpha / r) B A."""
     plain = copy.deepcopy(model)
-    for name in adapters:
-        i, owner_name, attr = name.removeprefix("blocks.").split(".")
-        owner = getattr(plain.blocks[int(i)], owner_name)
-        wrapped = getattr(owner, attr)
-        layer = wrapped.base
-        with torch.no_grad():
-            layer.weight += wrapped.delta()
-        setattr(owner, attr, layer)
+    for parent in list(plain.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, LoRALinear):
+                with torch.no_grad():
+                    child.base.weight += child.delta()
+                setattr(parent, name, child.base)
     return plain
 
 
@@ -160,8 +158,7 @@ def _fit(cfg: Config, run: Run, model: CharGPT, texts: dict[str, Corpus], prompt
     order_gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
     state: dict = {}
-    first = None
-    since = {"base": "epoch 1", "adapters": "the base model"}
+    first_code = None  # the held-out code loss after epoch 1
     for epoch in run.epoch_numbers():
         if epoch == cfg.epochs + 1:  # phase 2: freeze, adapt
             state["base_weights"] = {k: v.clone() for k, v in model.state_dict().items()}
@@ -182,7 +179,10 @@ def _fit(cfg: Config, run: Run, model: CharGPT, texts: dict[str, Corpus], prompt
         if loss is None:
             break
         val = {name: evaluate(model, t.held) for name, t in texts.items()}  # name -> (loss, accuracy)
-        first = state.get("base_loss", {}).get("code") or first or val["code"][0]
+        first_code = first_code or val["code"][0]
+        since = (
+            ("the base model", state["base_loss"]["code"]) if phase == "adapters" else ("epoch 1", first_code)
+        )
         text_out = "".join(
             texts["code"].chars[i]
             for i in sample(model, prompt, torch.Generator(run.device).manual_seed(cfg.seed))
@@ -194,8 +194,7 @@ def _fit(cfg: Config, run: Run, model: CharGPT, texts: dict[str, Corpus], prompt
             "val_code_accuracy": round(val["code"][1], 4),
             "sample": text_out,
             "observation": f"{phase}: held-out loss on lessons {val['lessons'][0]:.2f}, on code "
-            f"{val['code'][0]:.2f}; "
-            + change(first, val["code"][0], "code loss").replace("epoch 1", since[phase]),
+            f"{val['code'][0]:.2f}; " + change(since[1], val["code"][0], "code loss", since[0]),
         }
         run.end_epoch(epoch, loss, metrics, time.perf_counter() - start, f"{phase}, loss {loss:.3f}")
     return state
@@ -213,7 +212,7 @@ def _checks(model: CharGPT, state: dict, texts: dict[str, Corpus]) -> dict:
     switch(adapters, True)
     windows = texts["code"].held[:32, :-1]  # (32, BLOCK)
     model.eval()
-    gap = (merged(model, adapters)(windows) - model(windows)).abs().max().item()
+    gap = (merged(model)(windows) - model(windows)).abs().max().item()
     model.train()
     ranks = {name: int(torch.linalg.matrix_rank(a.delta())) for name, a in adapters.items()}
     trainable = sum(a.A.numel() + a.B.numel() for a in adapters.values())

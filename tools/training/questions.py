@@ -119,12 +119,14 @@ def questions(trace: PipelineTrace) -> list[QuizItem]:
 
 def _fewest_steps(trace: PipelineTrace) -> QuizItem | None:
     """A flow-matching run: the fewest Euler steps whose digits came within 0.1 of the most-step ones."""
-    sweep = next((s for s in trace.stages if s.name == "step sweep"), None)
-    if sweep is None:
+    if trace.config.get("model") != "flow":
         return None
+    from tools.training import flow  # loaded already: this run trained with it
+
+    sweep = trace.stage("step sweep")
     rms = {int(k): float(v) for k, v in sweep.data["rms_from_finest"].items()}
     finest = max(rms)
-    close = [k for k in sorted(rms) if k < finest and rms[k] <= 0.1]
+    close = [k for k in sorted(rms) if k < finest and rms[k] <= flow.CLOSE]
     if not close:
         return None
     right = close[0]
@@ -155,8 +157,10 @@ def _latents_used(trace: PipelineTrace) -> QuizItem | None:
     """A VAE run: how many latent numbers carry information (KL above 0.1 nats) after training."""
     if trace.config.get("model") != "vae":
         return None
+    from tools.training import vae  # loaded already: this run trained with it
+
     kl = trace.stage("training").data["kl_per_latent"]
-    used, beta, listed = sum(v > 0.1 for v in kl), trace.config["beta"], ", ".join(f"{v:.2f}" for v in kl)
+    used, beta, listed = vae.informative(kl), trace.config["beta"], ", ".join(f"{v:.2f}" for v in kl)
     return choice(
         trace,
         "latents-used",

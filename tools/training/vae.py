@@ -41,6 +41,7 @@ SAMPLES = 16  # codes drawn from the prior and decoded after every epoch
 MAP = 10  # the latent plane decoded as a MAP x MAP grid after training
 MAP_RANGE = 2.5  # from -2.5 to 2.5 standard deviations on each axis
 SCATTER = 600  # digits whose latent means the trace keeps for the scatter
+INFORMATIVE = 0.1  # nats: a latent number whose KL is below this says (almost) nothing about the digit
 
 
 class VAE(nn.Module):
@@ -70,8 +71,17 @@ def losses(x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, log_var: to
     """Per-image means of the reconstruction error (summed squared error over 64 pixels) and of the KL
     divergence from N(0, I), in closed form: 0.5 * sum(mean^2 + var - log var - 1)."""
     rec = F.mse_loss(recon, x, reduction="none").flatten(1).sum(1).mean()
-    kl = 0.5 * (mean.pow(2) + log_var.exp() - log_var - 1).sum(1).mean()
-    return rec, kl
+    return rec, kl_per_number(mean, log_var).sum(1).mean()
+
+
+def kl_per_number(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """(B, LATENT): each code number's KL divergence from N(0, 1), in nats."""
+    return 0.5 * (mean.pow(2) + log_var.exp() - log_var - 1)
+
+
+def informative(kl_per_latent: list[float]) -> int:
+    """How many latent numbers carry information about the digit: KL above INFORMATIVE nats."""
+    return sum(v > INFORMATIVE for v in kl_per_latent)
 
 
 def train(cfg: Config, run: Run) -> Result:
@@ -165,7 +175,7 @@ def _after(model: VAE, x: torch.Tensor, labels: np.ndarray, seed: int, run: Run)
     pairs = torch.cat([x[pick], model.decode(mean)])  # (16, 1, 8, 8): originals, then reconstructions
     recon = digits.save_grid(pairs, folder / "vae_reconstructions.png", cols=8)
     all_mean, all_log_var = model.encode(x)  # (1797, LATENT) each
-    kl_per_dim = 0.5 * (all_mean.pow(2) + all_log_var.exp() - all_log_var - 1).mean(0)  # (LATENT,)
+    kl_per_dim = kl_per_number(all_mean, all_log_var).mean(0)  # (LATENT,)
     rec, kl = losses(x, model.decode(all_mean), all_mean, all_log_var)
     keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:SCATTER]
     return {
@@ -283,7 +293,7 @@ def _result_stages(cfg: Config, run: Run, prior: torch.Tensor, after: dict) -> l
 def _insight(cfg: Config, rows, after: dict) -> str:
     first, last = rows[0].metrics, rows[-1].metrics
     kl = after["kl_per_latent"]
-    used = sum(v > 0.1 for v in kl)
+    used = informative(kl)
     if used == 0:
         verdict = (
             "The KL term won: every digit's cloud is N(0, 1) itself, so the codes say nothing about the "

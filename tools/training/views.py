@@ -110,11 +110,9 @@ def _samples(rows: list[EpochRow], path: Path) -> list[Part]:
     ]
 
 
-def _step_sweep(trace: PipelineTrace, path: Path) -> list[Part]:
+def _step_sweep(trace: PipelineTrace, folder: Path) -> list[Part]:
     """A flow-matching run: the same noise sampled with more and more Euler steps."""
-    sweep = next((s for s in trace.stages if s.name == "step sweep"), None)
-    if sweep is None:
-        return []
+    sweep = trace.stage("step sweep")
     rms = sweep.data["rms_from_finest"]
     labels = [
         f"{a.caption}\n{float(rms[k]):.2f} from last" for a, k in zip(sweep.artifacts, rms, strict=True)
@@ -122,7 +120,7 @@ def _step_sweep(trace: PipelineTrace, path: Path) -> list[Part]:
     return [
         picture(
             "step sweep",
-            lambda: labelled_strip([a.path for a in sweep.artifacts], labels, path, 128),
+            lambda: labelled_strip([a.path for a in sweep.artifacts], labels, folder / "step-sweep.png", 128),
             "The trained model turns the same 16 noise images into digits with 1 to "
             f"{list(rms)[-1]} Euler steps; under each, how far (RMS pixel distance) the result is from the "
             "last. One step gives a blur, the average digit; a few already give digits.",
@@ -148,16 +146,14 @@ def latent_scatter(stage, path: Path) -> str:
     return save_figure(fig, path)
 
 
-def _latent(trace: PipelineTrace, path: Path) -> list[Part]:
+def _latent(trace: PipelineTrace, folder: Path) -> list[Part]:
     """A VAE run: where the digits landed in the latent plane, the plane decoded, and reconstructions."""
-    stage = next((s for s in trace.stages if s.name == "latent map"), None)
-    if stage is None:
-        return []
+    stage = trace.stage("latent map")
     plane, pairs = stage.artifacts
     return [
         picture(
             "latent scatter",
-            lambda: latent_scatter(stage, path),
+            lambda: latent_scatter(stage, folder / "latent-scatter.png"),
             f"Each dot is one digit's code (the encoder's mean), coloured by what the digit is: "
             f"{len(stage.data['scatter']['label'])} digits. Look for clusters: the VAE was never told the "
             "labels, yet alike digits land near each other.",
@@ -178,11 +174,9 @@ def _latent(trace: PipelineTrace, path: Path) -> list[Part]:
     ]
 
 
-def _before_after(trace: PipelineTrace) -> list[Part]:
+def _before_after(trace: PipelineTrace, _folder: Path) -> list[Part]:
     """A LoRA run: the same prompt continued by the base model and by the adapted one, and the checks."""
-    sampling = next((s for s in trace.stages if s.name == "sampling" and "adapted" in s.data), None)
-    if sampling is None:
-        return []
+    sampling = trace.stage("sampling")
     checks = trace.stage("checks").data
     prompt = sampling.data["prompt"]
 
@@ -214,6 +208,10 @@ def _before_after(trace: PipelineTrace) -> list[Part]:
         )
 
     return [markdown("before and after", draw)]
+
+
+# The pictures only one family's runs have, by the trace's model.
+FAMILY_PARTS = {"flow": _step_sweep, "vae": _latent, "lora": _before_after}
 
 
 def compare_losses(a: PipelineTrace, b: PipelineTrace, folder: Path) -> Part:
@@ -288,9 +286,7 @@ def views(trace: PipelineTrace, folder: Path) -> list[Part]:
             _chart(rows, folder / "loss.png"),
             *_accuracy(rows, folder / "accuracy.png"),
             *_samples(rows, folder / "samples.png"),
-            *_step_sweep(trace, folder / "step-sweep.png"),
-            *_latent(trace, folder / "latent-scatter.png"),
-            *_before_after(trace),
+            *FAMILY_PARTS.get(trace.config.get("model"), lambda _trace, _folder: [])(trace, folder),
         ]
     if trace.layers:
         parts.append(markdown("layer table", lambda: layer_table(trace)))
